@@ -1,0 +1,194 @@
+"""The ``newswatch`` command: a thin layer that loads the config once, calls the
+library, and maps errors to messages and exit codes.
+
+Exit codes: 0 done; 1 a runtime failure (database, digest folder, unhealthy);
+2 the config or the command line is invalid; 3 skipped because another cycle
+holds the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_BUSY = 0, 1, 2, 3
+log = logging.getLogger("newswatch")
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    env = dict(os.environ if env is None else env)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from pipeline.logs import setup_logging
+
+    setup_logging(env.get("NEWSWATCH_LOG_FORMAT", "text"),
+                  logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    from pipeline.errors import ConfigError, NewswatchError
+    from storage import CycleLocked
+
+    try:
+        return args.handler(args, env)
+    except ConfigError as exc:
+        print(f"newswatch: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except CycleLocked as exc:
+        print(f"newswatch: skipped: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except NewswatchError as exc:
+        print(f"newswatch: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newswatch", description="Poll news feeds, keep what is new and on topic, "
+        "raise keyword alerts and write a daily digest.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--config", type=Path, default=Path("config/watch.yaml"),
+                       help="the YAML config file (default: config/watch.yaml)")
+        p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("once", cmd_once, "run one poll cycle and print its summary")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another running cycle instead of skipping")
+    command("run", cmd_run, "run the long-lived service (scheduled polls and digests)")
+    p = command("digest", cmd_digest, "write the digest of one day (Markdown, HTML, JSON)")
+    p.add_argument("--date", type=_parse_date, default=None, metavar="YYYY-MM-DD",
+                   help="the day (default: today in the configured time zone)")
+    command("export", cmd_export, "print every entry URL seen as JSON lines")
+    command("check-config", cmd_check_config, "validate the config file (exit 0 or 2)")
+    command("health", cmd_health, "exit 0 when the last cycle finished within 2× the poll "
+            "interval")
+    p = command("rematch", cmd_rematch, "apply the current alert rules to stored items")
+    p.add_argument("--since", default="7d", help="how far back (a duration: 7d, 12h)")
+    p = command("test-rules", cmd_test_rules, "show which rules match a text, and why")
+    p.add_argument("text", help="the text to test (as title and body)")
+    return parser
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _settings(args, env):
+    from pipeline.config import load_settings
+
+    return load_settings(args.config, env=env)
+
+
+def _store(settings):
+    import storage
+
+    return storage.open_store(settings.database_url)
+
+
+def cmd_once(args, env) -> int:
+    import storage
+    from pipeline.cycle import open_pipeline, run_cycle
+
+    settings = _settings(args, env)
+    store = _store(settings)
+    with storage.cycle_lock(store, wait=args.wait):
+        pipeline = open_pipeline(settings, store)
+        try:
+            summary = run_cycle(pipeline, progress=_progress_display())
+        finally:
+            pipeline.close()
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(summary.line())
+    return EXIT_OK
+
+
+def _progress_display():
+    if not sys.stderr.isatty():
+        return None
+
+    def show(s) -> None:
+        sys.stderr.write(f"\r  feeds {s.feeds_polled} polled, {s.feeds_failed} failed · "
+                         f"{s.articles_fetched} articles · {s.new} new, {s.duplicates} dup, "
+                         f"{s.off_topic} off-topic · {s.alerts} alerts   ")
+        sys.stderr.flush()
+    return show
+
+
+def cmd_run(args, env) -> int:
+    from pipeline.service import run_service
+
+    return run_service(args.config, env=env)
+
+
+def cmd_digest(args, env) -> int:
+    from pipeline import digest
+
+    settings = _settings(args, env)
+    store = _store(settings)
+    day = args.date or datetime.now(settings.tz).date()
+    for path in digest.write_day(settings, store, day):
+        print(path)
+    return EXIT_OK
+
+
+def cmd_export(args, env) -> int:
+    from pipeline.maintenance import export_entries
+
+    settings = _settings(args, env)
+    export_entries(_store(settings), sys.stdout)
+    return EXIT_OK
+
+
+def cmd_check_config(args, env) -> int:
+    settings = _settings(args, env)
+    print(f"{args.config}: ok ({len(settings.feeds)} feeds, {len(settings.alerts)} alert rules,"
+          f" poll every {settings.poll_interval}, digest at "
+          f"{settings.digest_time:%H:%M} {settings.timezone})")
+    return EXIT_OK
+
+
+def cmd_health(args, env) -> int:
+    from pipeline.maintenance import health
+
+    settings = _settings(args, env)
+    ok, reason = health(settings, _store(settings))
+    print(reason)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_rematch(args, env) -> int:
+    from pipeline.config import parse_duration
+    from pipeline.maintenance import rematch
+
+    settings = _settings(args, env)
+    since = parse_duration(args.since, key="--since")
+    checked, added, removed = rematch(settings, _store(settings), since)
+    print(f"rematch: {checked} items since {datetime.now(timezone.utc) - since:%Y-%m-%d %H:%M}"
+          f" UTC; {added} alerts added, {removed} removed")
+    return EXIT_OK
+
+
+def cmd_test_rules(args, env) -> int:
+    from pipeline import rules
+
+    settings = _settings(args, env)
+    fields = {"title": args.text, "summary": "", "text": ""}
+    for rule in (settings.topic, *settings.alerts):
+        matched = rules.match_rule(rule, fields) is not None
+        print(f"{'MATCH' if matched else 'no   '} {rule.name}")
+        for line in rules.explain_rule(rule, fields):
+            print(f"      {line}")
+    return EXIT_OK

@@ -1,0 +1,266 @@
+"""One poll cycle, the recipe: the only place where the stages meet.
+
+    feeds due  ->  fetch feed (conditional GET)  ->  parse entries
+      -> drop entry URLs already seen (before any download)
+      -> fetch article -> extract (worker processes)
+      -> dedupe (canonical URL, near-duplicate text vs seeds and stored items)
+      -> topic -> alerts -> story -> store (one transaction per feed)
+
+``newswatch once`` and the scheduler's tick both call :func:`run_cycle`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+import storage
+from pipeline import alerts, dedupe, feeds
+from pipeline.config import FeedSpec, Settings
+from pipeline.errors import FeedError, FetchError, HTTPStatusError, RefusedURL
+from pipeline.extract import fallback_article
+from pipeline.fetch import Fetcher
+from pipeline.netguard import redact_url
+from pipeline.pool import ExtractedPage, ExtractionPool
+from pipeline.records import Article, CycleSummary, FeedEntry, FeedState, ItemOutcome
+
+log = logging.getLogger("newswatch.cycle")
+Progress = Callable[[CycleSummary], None]
+_HTML_TYPES = ("", "text/html", "application/xhtml+xml", "text/plain")
+
+
+@dataclass
+class Pipeline:
+    """What a process keeps between cycles: settings, database, indexes, workers."""
+
+    settings: Settings
+    store: storage.Store
+    duplicates: dedupe.DuplicateIndex
+    stories: dedupe.StoryIndex
+    pool: ExtractionPool
+    seeds: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def reconfigure(self, settings: Settings) -> "Pipeline":
+        """Apply a new config from the next cycle on; indexes are rebuilt only
+        when what they depend on changed."""
+        if (settings.dedupe != self.settings.dedupe or settings.seeds_dir != self.settings.seeds_dir
+                or settings.database_url != self.settings.database_url):
+            self.close()
+            return open_pipeline(settings, storage.open_store(settings.database_url)
+                                 if settings.database_url != self.settings.database_url
+                                 else self.store)
+        if settings.extract != self.settings.extract:
+            self.pool.close()
+            self.pool = ExtractionPool(settings.extract)
+        self.settings = settings
+        return self
+
+
+def open_pipeline(settings: Settings, store: storage.Store) -> Pipeline:
+    """Load the seeds and every stored fingerprint into the indexes."""
+    cfg = settings.dedupe
+    duplicates, stories = dedupe.DuplicateIndex(cfg), dedupe.StoryIndex(cfg)
+    seeds = dedupe.load_seeds(settings.seeds_dir)
+    for seed in seeds:
+        fp = dedupe.fingerprint(seed.text, cfg)
+        if fp is not None:
+            duplicates.add(seed.name, fp)
+    for url, fp_bytes, title, published, _story in storage.fingerprints(store):
+        fp = dedupe.Fingerprint.from_bytes(fp_bytes) if fp_bytes else None
+        if fp is not None:
+            duplicates.add(url, fp)
+        stories.add(url, title, fp, published)
+    return Pipeline(settings=settings, store=store, duplicates=duplicates, stories=stories,
+                    pool=ExtractionPool(settings.extract), seeds=[s.name for s in seeds])
+
+
+def run_cycle(pipeline: Pipeline, *, stop: threading.Event | None = None,
+              progress: Progress | None = None, now: datetime | None = None) -> CycleSummary:
+    """Poll every due feed once and store what is new. Never raises for a bad
+    feed or page: failures are recorded on their feed or item and counted."""
+    cycle = _Cycle(pipeline, stop or threading.Event(), progress, now)
+    summary = asyncio.run(cycle.run())
+    storage.record_cycle(pipeline.store, summary.started_at, summary.finished_at, summary.line())
+    return summary
+
+
+class _Cycle:
+    def __init__(self, pipeline: Pipeline, stop: threading.Event, progress: Progress | None,
+                 now: datetime | None):
+        self.p = pipeline
+        self.cfg = pipeline.settings
+        self.stop = stop
+        self.progress = progress or (lambda s: None)
+        self.now = now or datetime.now(timezone.utc)
+        self.summary = CycleSummary(started_at=self.now)
+        self.claimed: dict[str, str] = {}   # canonical URL -> entry URL, this cycle
+
+    async def run(self) -> CycleSummary:
+        states = storage.feed_states(self.p.store)
+        due = []
+        for feed in self.cfg.feeds:
+            state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)
+            if state.next_poll_at and state.next_poll_at > self.now:
+                self.summary.feeds_skipped += 1
+            else:
+                due.append((feed, state))
+        async with Fetcher(self.cfg.network) as fetcher:
+            self.fetcher = fetcher
+            await asyncio.gather(*(self.poll_feed(f, s) for f, s in due))
+        self.summary.finished_at = datetime.now(timezone.utc)
+        return self.summary
+
+    async def poll_feed(self, feed: FeedSpec, state: FeedState) -> None:
+        if self.stop.is_set():
+            return
+        self.summary.feeds_polled += 1
+        try:
+            res = await self.fetcher.fetch(feed.url, trusted=True, etag=state.etag,
+                                           last_modified=state.last_modified,
+                                           accept=feeds.ACCEPT)
+            if res.not_modified:
+                self.summary.feeds_not_modified += 1
+                self._save(feed, self._succeeded(feed, state, state.etag, state.last_modified))
+                return
+            parsed = feeds.parse_feed(res.body, feed_name=feed.name, feed_url=feed.url,
+                                      content_type=res.content_type, charset=res.charset)
+            validators = (res.etag, res.last_modified)
+            if parsed.discovered and not parsed.entries:
+                parsed, validators = await self._discovered(feed, parsed.discovered[0])
+        except (FetchError, FeedError) as exc:
+            self._failed(feed, state, exc)
+            return
+        for reason in parsed.skipped:
+            log.info("feeds: skipped %s in %s", reason, redact_url(feed.url))
+        outcomes, complete = await self.entries(parsed.entries)
+        new_state = self._succeeded(feed, state, *validators) if complete else state
+        self._save(feed, new_state, outcomes)
+
+    async def _discovered(self, feed: FeedSpec, link: str):
+        # an HTML page where the feed was: follow the feed link it advertises
+        # (untrusted, so checked like any URL from outside); no validators kept
+        log.info("feeds: %s is an HTML page; using its feed link %s", redact_url(feed.url),
+                 redact_url(link))
+        res = await self.fetcher.fetch(link, trusted=False, accept=feeds.ACCEPT)
+        parsed = feeds.parse_feed(res.body, feed_name=feed.name, feed_url=feed.url,
+                                  content_type=res.content_type, charset=res.charset)
+        if not parsed.entries and parsed.discovered:
+            raise FeedError(f"the feed link {redact_url(link)} is another HTML page",
+                            url=redact_url(feed.url))
+        return parsed, (None, None)
+
+    async def entries(self, entries: list[FeedEntry]) -> tuple[list[ItemOutcome], bool]:
+        """Decide every entry not seen before; False when a stop cut it short."""
+        entries = list({e.link: e for e in entries}.values())
+        self.summary.entries_seen += len(entries)
+        canon = {e.link: dedupe.canonical_url(e.link) for e in entries}
+        seen = storage.seen_urls(self.p.store, [*canon, *canon.values()])
+        fresh = [e for e in entries if e.link not in seen]
+        known = storage.original_for_canonical(self.p.store,
+                                               [canon[e.link] for e in fresh])
+        outcomes, to_fetch = [], []
+        for e in fresh:
+            original = known.get(canon[e.link]) or self.claimed.get(canon[e.link])
+            if original:
+                outcomes.append(self._outcome(e, canon[e.link], "duplicate",
+                                              duplicate_of=original))
+            else:
+                self.claimed[canon[e.link]] = e.link
+                to_fetch.append(e)
+        pages = await asyncio.gather(*(self.article(e) for e in to_fetch))
+        complete = True
+        for entry, page in zip(to_fetch, pages):
+            if page is None:          # stopped before it started: next cycle does it
+                complete = False
+                self.claimed.pop(canon[entry.link], None)
+                continue
+            outcomes.append(self.decide(entry, canon[entry.link], page))
+        return outcomes, complete
+
+    async def article(self, entry: FeedEntry) -> ExtractedPage | None:
+        if self.stop.is_set():
+            return None
+        try:
+            res = await self.fetcher.fetch(entry.link, trusted=False)
+        except RefusedURL as exc:
+            return ExtractedPage(article=None, error=str(exc))
+        except FetchError as exc:
+            return ExtractedPage(article=fallback_article(entry, str(exc)))
+        self.summary.articles_fetched += 1
+        if res.content_type not in _HTML_TYPES:
+            reason = f"extract: not an HTML page ({res.content_type}) ({redact_url(res.final_url)})"
+            return ExtractedPage(article=fallback_article(entry, reason))
+        page = await self.p.pool.extract(res.body, res.final_url, self.cfg.dedupe)
+        if page.article is None:
+            return ExtractedPage(article=fallback_article(entry, page.error or "no text"))
+        return page
+
+    def decide(self, entry: FeedEntry, canonical: str, page: ExtractedPage) -> ItemOutcome:
+        """Duplicate, off topic or new; runs in the event loop's thread, one at a
+        time, so the indexes see every earlier decision of this cycle."""
+        art: Article | None = page.article
+        if art is None:                        # refused link: nothing to judge
+            return self._outcome(entry, canonical, "failed", error=page.error)
+        fp_bytes = page.fingerprint
+        if fp_bytes is None and art.source == "entry":
+            fp = dedupe.fingerprint(art.text, self.cfg.dedupe)
+            fp_bytes = fp.to_bytes() if fp else None
+        fp = dedupe.Fingerprint.from_bytes(fp_bytes) if fp_bytes else None
+        match = self.p.duplicates.find_duplicate(fp) if fp is not None else None
+        if match is not None:
+            return self._outcome(entry, canonical, "duplicate", article=art,
+                                 duplicate_of=match.key)
+        title = art.title or entry.title
+        if alerts.on_topic(self.cfg.topic, title, entry.summary, art.text) is None:
+            return self._outcome(entry, canonical, "off_topic",
+                                 article=replace(art, text=""))
+        published = entry.published or self.now
+        story = self.p.stories.find_story(title, fp, published)
+        self.p.stories.add(entry.link, title, fp, published)
+        if fp is not None:
+            self.p.duplicates.add(entry.link, fp)
+        hits = alerts.match_alerts(self.cfg.alerts, title, entry.summary, art.text)
+        return self._outcome(entry, canonical, "new", article=art, fingerprint=fp_bytes,
+                             story_key=story, alerts=hits, error=art.fallback_reason)
+
+    def _outcome(self, entry: FeedEntry, canonical: str, status: str, **kw) -> ItemOutcome:
+        counter = {"new": "new", "duplicate": "duplicates", "off_topic": "off_topic",
+                   "failed": "failed"}[status]
+        setattr(self.summary, counter, getattr(self.summary, counter) + 1)
+        self.summary.alerts += len(kw.get("alerts") or ())
+        self.progress(self.summary)
+        return ItemOutcome(entry=entry, canonical_url=canonical, status=status,
+                           fetched_at=self.now, **kw)
+
+    def _succeeded(self, feed: FeedSpec, state: FeedState, etag, last_modified) -> FeedState:
+        return replace(state, name=feed.name, etag=etag, last_modified=last_modified,
+                       consecutive_failures=0, last_error=None, failing_since=None,
+                       last_success_at=self.now, next_poll_at=None)
+
+    def _failed(self, feed: FeedSpec, state: FeedState, exc: Exception) -> None:
+        self.summary.feeds_failed += 1
+        self.summary.errors.append(str(exc))
+        failures = state.consecutive_failures + 1
+        net = self.cfg.network
+        wait = min(net.backoff_base * 2 ** (failures - 1), net.backoff_max)
+        if isinstance(exc, HTTPStatusError) and exc.retry_after:
+            wait = max(wait, min(exc.retry_after, net.backoff_max))
+        # the first failure waits for the next cycle as usual; backoff starts at the second
+        next_poll = self.now + timedelta(seconds=wait) if failures > 1 or \
+            isinstance(exc, HTTPStatusError) and exc.retry_after else None
+        log.warning("%s (feed %s, failure %d)", exc, feed.name, failures)
+        self._save(feed, replace(state, name=feed.name, consecutive_failures=failures,
+                                 last_error=str(exc)[:500],
+                                 failing_since=state.failing_since or self.now,
+                                 next_poll_at=next_poll))
+        self.progress(self.summary)
+
+    def _save(self, feed: FeedSpec, state: FeedState, outcomes: list[ItemOutcome] = ()) -> None:
+        storage.save_feed_batch(self.p.store, state, list(outcomes))

@@ -1,0 +1,93 @@
+"""The one exception tree of Newswatch.
+
+Every failure a stage can raise is one of these; third-party exceptions
+(httpx, feedparser, trafilatura, SQLAlchemy, YAML) are translated at the
+boundary where they happen (``raise FetchError(...) from exc``), so callers
+never catch a library's exception. Messages start with the stage and carry
+the URL or file they are about: ``fetch: 429 too many requests (https://…)``.
+
+    NewswatchError
+    ├── ConfigError              config: a key is missing, malformed or out of range
+    ├── FetchError               fetch: the request did not give a usable body
+    │   ├── RefusedURL           fetch: the URL is not allowed (scheme, private address)
+    │   ├── HTTPStatusError      fetch: the server answered 4xx/5xx (carries status, retry_after)
+    │   ├── TooLarge             fetch: body (or decoded body) over the size cap
+    │   ├── DeadlineExceeded     fetch: the whole request took longer than its deadline
+    │   └── TooManyRedirects     fetch: redirect loop or chain longer than the cap
+    ├── FeedError                feeds: the bytes are not a feed (no entries, HTML page …)
+    ├── ExtractError             extract: the page gave no article text
+    ├── StorageError             storage: the database refused or is locked
+    └── DigestError              digest: the digest could not be written
+"""
+
+from __future__ import annotations
+
+
+class NewswatchError(Exception):
+    """Base of every error Newswatch raises on purpose."""
+
+
+class ConfigError(NewswatchError):
+    """The configuration is invalid: names the file, the key and the problem."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None):
+        self.file = file
+        self.key = key
+        self.reason = message
+        where = ", ".join(p for p in (file, f"key {key!r}" if key else None) if p)
+        super().__init__(f"config: {where}: {message}" if where else f"config: {message}")
+
+
+class FetchError(NewswatchError):
+    """A request failed; ``url`` is the URL asked for, already stripped of credentials."""
+
+    def __init__(self, message: str, *, url: str = ""):
+        self.url = url
+        super().__init__(f"fetch: {message} ({url})" if url else f"fetch: {message}")
+
+
+class RefusedURL(FetchError):
+    """The URL may not be fetched (scheme, private or loopback address, credentials)."""
+
+
+class HTTPStatusError(FetchError):
+    def __init__(self, message: str, *, url: str = "", status: int = 0,
+                 retry_after: float | None = None):
+        self.status = status
+        self.retry_after = retry_after
+        super().__init__(message, url=url)
+
+
+class TooLarge(FetchError):
+    """The body, or its decompressed form, exceeded the configured cap."""
+
+
+class DeadlineExceeded(FetchError):
+    """The request as a whole (connect, headers, every byte) took too long."""
+
+
+class TooManyRedirects(FetchError):
+    """A redirect loop, or more hops than the cap."""
+
+
+class FeedError(NewswatchError):
+    def __init__(self, message: str, *, url: str = ""):
+        self.url = url
+        super().__init__(f"feeds: {message} ({url})" if url else f"feeds: {message}")
+
+
+class ExtractError(NewswatchError):
+    def __init__(self, message: str, *, url: str = ""):
+        self.url = url
+        super().__init__(f"extract: {message} ({url})" if url else f"extract: {message}")
+
+
+class StorageError(NewswatchError):
+    def __init__(self, message: str):
+        super().__init__(f"storage: {message}")
+
+
+class DigestError(NewswatchError):
+    def __init__(self, message: str, *, path: str = ""):
+        self.path = path
+        super().__init__(f"digest: {message} ({path})" if path else f"digest: {message}")

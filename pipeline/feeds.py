@@ -1,0 +1,158 @@
+"""The feeds stage: feed bytes in, typed entries out.
+
+feedparser is only ever given bytes (never a URL or a path: it would fetch
+``file://`` and other URLs itself). Entries without a usable link are skipped
+with a reason; relative links are resolved against the feed's URL.
+"""
+
+from __future__ import annotations
+
+import calendar
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from lxml import etree
+from lxml import html as lxml_html
+
+from pipeline.errors import FeedError
+from pipeline.records import FeedEntry
+
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
+              "application/rdf+xml", "application/xml", "text/xml")
+ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+          "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass
+class ParsedFeed:
+    title: str
+    entries: list[FeedEntry]
+    skipped: list[str] = field(default_factory=list)    # one reason per skipped entry
+    discovered: list[str] = field(default_factory=list)  # feed links found in an HTML page
+
+
+def parse_feed(body: bytes, *, feed_name: str, feed_url: str,
+               content_type: str = "", charset: str | None = None) -> ParsedFeed:
+    """Parse feed bytes into entries; raise FeedError when there is no feed at all.
+
+    An HTML page where a feed was expected gives a ParsedFeed with no entries
+    and the feed links the page advertises in ``discovered``.
+    """
+    headers = {"content-location": feed_url}
+    if content_type:
+        headers["content-type"] = content_type + (f"; charset={charset}" if charset else "")
+    try:
+        parsed = feedparser.parse(body, response_headers=headers)
+    except Exception as exc:  # feedparser promises not to raise; a bug in it must not stop the cycle
+        raise FeedError(f"parser failed: {type(exc).__name__}: {exc}", url=feed_url) from exc
+    entries, skipped = [], []
+    for i, raw in enumerate(parsed.entries):
+        entry, reason = _entry(raw, feed_name, feed_url)
+        if entry is None:
+            skipped.append(f"entry {i + 1}: {reason}")
+        else:
+            entries.append(entry)
+    title = _plain(parsed.feed.get("title", "")) if parsed.get("feed") else ""
+    if parsed.entries or (parsed.get("version") and not parsed.get("bozo")):
+        return ParsedFeed(title=title, entries=entries, skipped=skipped)
+    if _looks_like_html(body, content_type):
+        links = discover_feed_links(body, feed_url)
+        if links:
+            return ParsedFeed(title=title, entries=[], discovered=links)
+        raise FeedError("got an HTML page, not a feed, and it names no feed link", url=feed_url)
+    if parsed.get("version"):
+        return ParsedFeed(title=title, entries=entries, skipped=skipped)
+    problem = parsed.get("bozo_exception")
+    detail = f": {type(problem).__name__}: {problem}" if problem else ""
+    raise FeedError(f"not a feed{detail}"[:300], url=feed_url)
+
+
+def _entry(raw, feed_name: str, feed_url: str) -> tuple[FeedEntry | None, str]:
+    link = _link(raw, feed_url)
+    if not link:
+        return None, "no link"
+    title = _plain(raw.get("title", ""))
+    summary = _plain(raw.get("summary", "") or _first_content(raw))
+    if not title:
+        # a title-less entry (allowed in RSS) is named by its summary's start
+        title = (summary[:90] + "…") if len(summary) > 90 else summary
+    return FeedEntry(feed_name=feed_name, feed_url=feed_url, link=link,
+                     title=title or link, summary=summary, published=_published(raw),
+                     guid=str(raw.get("id", "") or "")[:500]), ""
+
+
+def _link(raw, feed_url: str) -> str | None:
+    candidates = [raw.get("link")]
+    candidates += [l.get("href") for l in raw.get("links", []) if l.get("rel") == "alternate"]
+    guid = raw.get("id")
+    if guid and raw.get("guidislink", True):
+        candidates.append(guid)
+    for link in candidates:
+        if not link or not isinstance(link, str):
+            continue
+        absolute = urljoin(feed_url, link.strip())
+        parts = urlsplit(absolute)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            return absolute
+    return None
+
+
+def _first_content(raw) -> str:
+    for content in raw.get("content", []) or []:
+        if content.get("value"):
+            return content["value"]
+    return ""
+
+
+def _published(raw) -> datetime | None:
+    for key in ("published_parsed", "updated_parsed", "created_parsed"):
+        value = raw.get(key)
+        if value:
+            try:
+                return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+            except (OverflowError, ValueError, OSError):
+                continue
+    return None
+
+
+def _plain(value: str) -> str:
+    """Text of a feed field: markup dropped, entities decoded, whitespace collapsed."""
+    if not value:
+        return ""
+    if "<" in value:
+        try:
+            doc = lxml_html.fromstring(value)
+            for bad in doc.xpath("//script|//style"):
+                bad.drop_tree()
+            value = doc.text_content()
+        except (etree.ParserError, ValueError):
+            value = _TAG.sub(" ", value)
+    return _SPACE.sub(" ", html.unescape(value)).strip()
+
+
+def _looks_like_html(body: bytes, content_type: str) -> bool:
+    head = body[:2048].lstrip().lower()
+    return "html" in content_type or head.startswith((b"<!doctype html", b"<html"))
+
+
+def discover_feed_links(body: bytes, base_url: str) -> list[str]:
+    """The RSS/Atom links an HTML page advertises (``<link rel="alternate" …>``)."""
+    try:
+        doc = lxml_html.fromstring(body)
+    except (etree.ParserError, ValueError):
+        return []
+    links = []
+    for el in doc.xpath("//link[@href]"):
+        rel = (el.get("rel") or "").lower().split()
+        kind = (el.get("type") or "").lower().strip()
+        if "alternate" in rel and kind in FEED_TYPES:
+            url = urljoin(base_url, el.get("href").strip())
+            if urlsplit(url).scheme in ("http", "https") and url not in links:
+                links.append(url)
+    return links

@@ -1,0 +1,167 @@
+"""Text fingerprints for near-duplicate detection.
+
+A fingerprint is a *bottom-k sketch* of the text's word shingles: the text is
+normalised (NFKC, casefold, Arabic diacritics and letter variants folded,
+punctuation dropped), cut into ``\\w+`` tokens, every run of
+``cfg.shingle_size`` tokens is hashed to 32 bits, and the ``cfg.sketch_size``
+smallest distinct hashes are kept, sorted. Texts with fewer shingles than
+that are kept whole, so short articles are compared exactly.
+
+Why bottom-k and not k-permutation MinHash: two sketches taken below the same
+hash bound are uniform samples of the *same* slice of the shingle space, so
+besides resemblance (Jaccard) they estimate containment in either direction
+(a copy cut to a third of the original, or embedded in a page three times its
+size). k-permutation MinHash only estimates Jaccard, and its banded LSH misses
+exactly those copies (bench/dedupe_eval.py prints how many). The smallest
+``cfg.lsh_keys`` hashes double as the LSH keys of the index (one-value bands).
+
+Hashing is numpy-vectorised: one CRC-32 per token (stable across processes,
+unlike ``hash()``), then shingle hashes by a polynomial over the token hashes
+and a 64-bit mixer. About 0.3 ms for a 1,000-word article.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import unicodedata
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from pipeline.config import DedupeConfig
+
+_FORMAT_VERSION = 1
+_HEADER = struct.Struct("<BII")      # version, words, distinct shingles
+_WORD = re.compile(r"\w+")
+_NO_BOUND = 1 << 32
+_MARKS = re.compile("[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a"
+                    "\u064b-\u065f\u0670\u06d6-\u06ed\u08d3-\u08ff]")                  # "every shingle kept": above any 32-bit hash
+
+# Typographic quotes and dashes need no mapping: they are not \w, so they fall
+# out with the rest of the punctuation ("Syria’s" and "Syria's" both give
+# "syria s"). What does need folding: invisible joiners and soft hyphens (they
+# would split or glue words) and Arabic tatweel and alef/ya variants, which
+# vary between outlets copying the same text. A regex, because str.translate
+# with a dict costs 0.5 ms on a 1,000-word article.
+_FOLD = {"\u00ad": "", "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "",
+         "\u0640": "", "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي"}
+_FOLD_RE = re.compile("[" + "".join(_FOLD) + "]")
+
+# Odd 64-bit multipliers for the shingle polynomial and the mixer (splitmix64).
+_POLY = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                  0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53,
+                  0x94D049BB133111EB, 0xBF58476D1CE4E5B9], dtype=np.uint64)
+
+
+def normalise(text: str) -> str:
+    """The text as shingles see it: one space between lower-case word tokens."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if not text.isascii():
+        text = _FOLD_RE.sub(lambda m: _FOLD[m.group()], text)
+        # combining marks (Arabic harakat, stray accents) would split \w+ tokens
+        text = _MARKS.sub("", text)
+    return " ".join(_WORD.findall(text))
+
+
+def words(text: str) -> list[str]:
+    return normalise(text).split()
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Bottom-k sketch of a text's shingles; compact, hashable and picklable.
+
+    ``sketch`` holds sorted distinct uint32 shingle hashes (little-endian); when
+    the text had more distinct shingles than the sketch holds, only hashes below
+    ``bound`` were kept and comparisons restrict the other side to that bound.
+    """
+
+    words: int
+    shingles: int            # distinct shingles of the whole text
+    sketch: bytes
+
+    @property
+    def hashes(self) -> np.ndarray:
+        return np.frombuffer(self.sketch, dtype="<u4")
+
+    @property
+    def bound(self) -> int:
+        """Exclusive upper bound of the hashes kept (all of them: 2**32)."""
+        n = len(self.sketch) // 4
+        if n >= self.shingles or n == 0:
+            return _NO_BOUND
+        return int(self.hashes[-1]) + 1
+
+    def to_bytes(self) -> bytes:
+        return _HEADER.pack(_FORMAT_VERSION, self.words, self.shingles) + self.sketch
+
+    @classmethod
+    def from_bytes(cls, b: bytes) -> "Fingerprint":
+        """Raise ValueError on bytes that are not a fingerprint of this version."""
+        if len(b) < _HEADER.size or (len(b) - _HEADER.size) % 4:
+            raise ValueError(f"dedupe: {len(b)} bytes is not a fingerprint")
+        version, n_words, n_shingles = _HEADER.unpack_from(b)
+        if version != _FORMAT_VERSION:
+            raise ValueError(f"dedupe: fingerprint version {version}, expected {_FORMAT_VERSION}")
+        return cls(words=n_words, shingles=n_shingles, sketch=bytes(b[_HEADER.size:]))
+
+
+def shingle_hashes(tokens: list[str], size: int) -> np.ndarray:
+    """Sorted distinct 32-bit hashes of every run of ``size`` tokens."""
+    if len(tokens) < size:
+        return np.empty(0, dtype=np.uint32)
+    tok = np.fromiter((zlib.crc32(t.encode("utf-8")) for t in tokens),
+                      dtype=np.uint64, count=len(tokens))
+    n = len(tokens) - size + 1
+    acc = np.zeros(n, dtype=np.uint64)
+    with np.errstate(over="ignore"):      # arithmetic modulo 2**64 is the point
+        for j in range(size):
+            acc += tok[j:j + n] * _POLY[j % len(_POLY)]
+        acc = _mix64(acc)
+    return np.unique((acc >> np.uint64(32)).astype(np.uint32))
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser: spreads the polynomial's bits over the high half."""
+    x = x ^ (x >> np.uint64(30))
+    x = x * np.uint64(0xBF58476D1CE4E5B9)
+    x = x ^ (x >> np.uint64(27))
+    x = x * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def fingerprint(text: str, cfg: DedupeConfig) -> Fingerprint | None:
+    """The text's fingerprint, or None when it is shorter than ``cfg.min_words``
+    words (too short to tell a copy from a shared sentence: judge those by URL)."""
+    tokens = words(text or "")
+    if len(tokens) < max(cfg.min_words, cfg.shingle_size):
+        return None
+    hashes = shingle_hashes(tokens, cfg.shingle_size)
+    kept = hashes[:cfg.sketch_size]
+    return Fingerprint(words=len(tokens), shingles=int(hashes.size),
+                       sketch=kept.astype("<u4").tobytes())
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """How two texts overlap, estimated on the common slice of both sketches."""
+
+    resemblance: float       # Jaccard of the shingle sets
+    new_in_old: float        # share of the first (new) text found in the second
+    old_in_new: float        # share of the second text found in the first
+
+
+def overlap(new: Fingerprint, old: Fingerprint) -> Overlap:
+    a, b = new.hashes, old.hashes
+    bound = min(new.bound, old.bound)
+    if bound < _NO_BOUND:
+        # both sides restricted to the same hash range: uniform samples of one slice
+        a = a[:np.searchsorted(a, bound)]
+        b = b[:np.searchsorted(b, bound)]
+    if a.size == 0 or b.size == 0:
+        return Overlap(0.0, 0.0, 0.0)
+    common = np.intersect1d(a, b, assume_unique=True).size
+    return Overlap(resemblance=common / (a.size + b.size - common),
+                   new_in_old=common / a.size, old_in_new=common / b.size)

@@ -1,0 +1,69 @@
+"""Commands over what is already stored: export, rematch, health."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+from typing import IO
+
+import storage
+from pipeline import alerts
+from pipeline.config import Settings
+from pipeline.records import StoredItem
+
+
+def export_entries(store: storage.Store, out: IO[str]) -> int:
+    """One JSON line per entry URL seen; returns the number written."""
+    n = 0
+    for item in storage.all_items(store):
+        out.write(json.dumps(_export_record(item), ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+def _export_record(item: StoredItem) -> dict:
+    return {"url": item.url, "canonical_url": item.canonical_url, "title": item.title,
+            "source": item.source, "status": item.status, "duplicate_of": item.duplicate_of,
+            "alerts": [m.rule for m in item.alerts],
+            "published": item.published.isoformat() if item.published else None,
+            "fetched_at": item.fetched_at.isoformat(), "story": item.story_key,
+            "extraction": item.extraction, "error": item.error}
+
+
+def rematch(settings: Settings, store: storage.Store, since: timedelta,
+            now: datetime | None = None) -> tuple[int, int, int]:
+    """Apply the current alert rules to new items found since ``now - since``.
+    Returns (items checked, alerts added, alerts removed)."""
+    now = now or datetime.now(timezone.utc)
+    checked = added = removed = 0
+    for item in storage.items_between(store, now - since, now + timedelta(seconds=1),
+                                      statuses=["new"]):
+        matches = alerts.match_alerts(settings.alerts, item.title, item.summary, item.text)
+        a, r = storage.replace_alerts(store, item.id, matches)
+        checked, added, removed = checked + 1, added + a, removed + r
+    return checked, added, removed
+
+
+def health(settings: Settings, store: storage.Store,
+           now: datetime | None = None) -> tuple[bool, str]:
+    """Healthy when the last cycle finished within twice the poll interval."""
+    now = now or datetime.now(timezone.utc)
+    last = storage.last_cycle(store)
+    limit = settings.poll_interval * 2
+    if last is None:
+        return False, "unhealthy: no cycle has finished yet"
+    finished, summary = last
+    age = now - finished
+    if age > limit:
+        return False, (f"unhealthy: last cycle finished {_ago(age)} ago, more than "
+                       f"2 × poll interval ({_ago(limit)})")
+    return True, f"healthy: last cycle finished {_ago(age)} ago: {summary}"
+
+
+def _ago(delta: timedelta) -> str:
+    s = int(delta.total_seconds())
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"

@@ -1,0 +1,166 @@
+"""Plain records passed between stages.
+
+Stages take and return these; nothing here knows about HTTP, SQL or files.
+SQLModel tables live in ``storage/`` and are turned into these at its edge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What the fetch stage got for one URL."""
+
+    url: str                      # the URL asked for
+    final_url: str                # after redirects
+    status: int                   # HTTP status of the last hop (304 when not modified)
+    body: bytes = b""             # decoded (un-gzipped) bytes, capped
+    content_type: str = ""        # media type without parameters, lower case
+    charset: str | None = None    # from the Content-Type header, if any
+    etag: str | None = None
+    last_modified: str | None = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """One entry of a feed, as the feed described it."""
+
+    feed_name: str
+    feed_url: str
+    link: str                     # absolute URL of the article
+    title: str = ""
+    summary: str = ""             # plain text (markup removed)
+    published: datetime | None = None   # timezone-aware UTC
+    guid: str = ""
+
+
+@dataclass(frozen=True)
+class Article:
+    """The article behind an entry: extracted text and metadata."""
+
+    url: str
+    title: str = ""
+    text: str = ""
+    date: str | None = None       # as trafilatura gives it (YYYY-MM-DD)
+    author: str | None = None
+    site: str | None = None
+    language: str | None = None
+    # "page" when trafilatura extracted it, "entry" when the feed's own title
+    # and summary stand in (page unreachable or empty); ``fallback_reason`` says why.
+    source: str = "page"
+    fallback_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TermHit:
+    """One matched term: which term of the rule, in which field, where."""
+
+    term: str          # the term as written in the config
+    field: str         # "title", "summary" or "text"
+    start: int         # character offsets into that field's original text
+    end: int
+    matched: str       # the text that matched, as it appears
+
+
+@dataclass(frozen=True)
+class RuleMatch:
+    rule: str
+    hits: tuple[TermHit, ...] = ()
+
+    @property
+    def keywords(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for h in self.hits:
+            seen.setdefault(h.matched, None)
+        return list(seen)
+
+
+@dataclass
+class CycleSummary:
+    """Counts of one poll cycle; printed as the one-line summary."""
+
+    feeds_polled: int = 0
+    feeds_failed: int = 0
+    feeds_not_modified: int = 0
+    feeds_skipped: int = 0        # in backoff
+    entries_seen: int = 0
+    articles_fetched: int = 0
+    new: int = 0
+    duplicates: int = 0
+    off_topic: int = 0
+    failed: int = 0
+    alerts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        secs = ""
+        if self.started_at and self.finished_at:
+            secs = f" in {(self.finished_at - self.started_at).total_seconds():.1f}s"
+        return (f"cycle: feeds {self.feeds_polled} polled, {self.feeds_failed} failed"
+                f" ({self.feeds_not_modified} not modified, {self.feeds_skipped} in backoff);"
+                f" entries {self.entries_seen} seen; articles {self.articles_fetched} fetched;"
+                f" {self.new} new, {self.duplicates} duplicates, {self.off_topic} off-topic,"
+                f" {self.failed} failed; {self.alerts} alerts{secs}")
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What is remembered about a feed between cycles."""
+
+    url: str
+    name: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    failing_since: datetime | None = None
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+
+
+@dataclass
+class ItemOutcome:
+    """The decision about one entry, ready to be stored."""
+
+    entry: FeedEntry
+    canonical_url: str
+    status: str                       # "new", "duplicate", "off_topic" or "failed"
+    fetched_at: datetime
+    article: Article | None = None
+    duplicate_of: str | None = None   # a stored item's URL or a seed's file name
+    fingerprint: bytes | None = None
+    story_key: str | None = None      # URL of the first item of the same story
+    alerts: list[RuleMatch] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as read back from the database, for digests and exports."""
+
+    id: int
+    url: str
+    canonical_url: str
+    title: str
+    source: str
+    feed_url: str
+    status: str
+    published: datetime | None
+    fetched_at: datetime
+    summary: str = ""
+    text: str = ""
+    extraction: str = "page"
+    fallback_reason: str | None = None
+    duplicate_of: str | None = None
+    story_key: str | None = None
+    error: str | None = None
+    alerts: tuple[RuleMatch, ...] = ()

@@ -1,0 +1,87 @@
+"""SQLModel tables. These classes never leave ``storage/``: callers get plain
+records from ``pipeline.records``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _utc_column(**kw) -> Column:
+    return Column(DateTime(timezone=True), **kw)
+
+
+class FeedRow(SQLModel, table=True):
+    __tablename__ = "feeds"
+
+    url: str = Field(primary_key=True)
+    name: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    failing_since: datetime | None = Field(default=None, sa_column=_utc_column())
+    last_success_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    next_poll_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class ItemRow(SQLModel, table=True):
+    """One row per entry URL ever seen, whatever became of it."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("url", name="uq_items_url"),
+        Index("ix_items_canonical", "canonical_url"),
+        Index("ix_items_fetched_status", "fetched_at", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str
+    canonical_url: str
+    guid: str = ""
+    title: str = Field(default="", sa_column=Column(Text))
+    summary: str = Field(default="", sa_column=Column(Text))
+    text: str = Field(default="", sa_column=Column(Text))
+    source: str = ""
+    feed_url: str = ""
+    status: str
+    published: datetime | None = Field(default=None, sa_column=_utc_column())
+    fetched_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    extraction: str = "page"
+    fallback_reason: str | None = None
+    author: str | None = None
+    site: str | None = None
+    language: str | None = None
+    duplicate_of: str | None = None
+    story_key: str | None = None
+    fingerprint: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class AlertRow(SQLModel, table=True):
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("item_id", "rule", name="uq_alerts_item_rule"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item_id: int = Field(foreign_key="items.id", index=True)
+    rule: str
+    hits: str = Field(default="[]", sa_column=Column(Text))   # JSON list of TermHit
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class CycleRow(SQLModel, table=True):
+    __tablename__ = "cycles"
+
+    id: int | None = Field(default=None, primary_key=True)
+    started_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    finished_at: datetime = Field(sa_column=_utc_column(nullable=False, index=True))
+    summary: str = Field(default="", sa_column=Column(Text))
+
+
+class DigestRow(SQLModel, table=True):
+    __tablename__ = "digests"
+
+    day: str = Field(primary_key=True)          # YYYY-MM-DD in the configured time zone
+    written_at: datetime = Field(sa_column=_utc_column(nullable=False))

@@ -1,0 +1,190 @@
+"""The digest: three formats from stored items only, hostile feed text made
+harmless, files replaced atomically."""
+
+import json
+import os
+import re
+from html.parser import HTMLParser
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+import storage
+from pipeline import digest as digest_mod
+from pipeline.errors import DigestError
+from pipeline.records import (Article, FeedEntry, FeedState, ItemOutcome, RuleMatch,
+                              TermHit)
+
+NOW = datetime(2024, 12, 9, 8, 0, tzinfo=timezone.utc)
+UTC = ZoneInfo("UTC")
+HOSTILE_TITLE = '<script>alert("x")</script><img src="http://evil.example/t.gif"> [click](javascript:alert(1))'
+
+
+@pytest.fixture
+def store(env):
+    s = storage.open_store(env["DATABASE_URL"])
+    yield s
+    s.close()
+
+
+def _item(link, title, text, status="new", alerts=(), **kw):
+    entry = FeedEntry(feed_name=kw.pop("source", "Feed <b>One</b>"), feed_url="http://f/rss",
+                      link=link, title=title, summary="", published=NOW)
+    return ItemOutcome(entry=entry, canonical_url=link, status=status, fetched_at=NOW,
+                       article=Article(url=link, title=title, text=text), alerts=list(alerts),
+                       **kw)
+
+
+def _fill(store):
+    text = "Families gathered outside Sednaya prison as detainees were freed on Sunday."
+    start = text.index("Sednaya")
+    hit = TermHit("Sednaya", "text", start, start + 7, "Sednaya")
+    storage.save_feed_batch(store, FeedState(url="http://f/rss"), [
+        _item("https://a.example/1", HOSTILE_TITLE, text, alerts=[RuleMatch("Sednaya", (hit,))]),
+        _item("javascript:alert(1)", "Plain new item", "Nothing to see " * 10),
+        _item("https://b.example/copy", "Copy", "x", status="duplicate",
+              duplicate_of="000_ecf7d2cffda6f16f.txt", source="Mirror"),
+        _item("https://c.example/off", "Football", "", status="off_topic"),
+    ])
+    storage.save_feed_state(store, FeedState(
+        url="https://user:secret@feeds.example/rss?token=abc123", name="Locked feed",
+        consecutive_failures=2, last_error="fetch: 503 service unavailable "
+        "(https://user:secret@feeds.example/rss?token=abc123)", failing_since=NOW))
+
+
+def _digest(store, feeds=("https://user:secret@feeds.example/rss?token=abc123",)):
+    return digest_mod.build_digest(store, date(2024, 12, 9), tz=UTC, alert_order=["Sednaya"],
+                                   feed_urls=list(feeds), now=NOW)
+
+
+def test_digest_groups_and_counts(store, tmp_path):
+    _fill(store)
+    d = _digest(store)
+    assert [g["rule"] for g in d.alert_groups] == ["Sednaya"]
+    (item,) = d.alert_groups[0]["items"]
+    assert item.keywords == ["Sednaya"] and ("Sednaya", True) in item.snippet
+    assert [i.title for i in d.other_items] == ["Plain new item"]
+    assert d.other_items[0].url is None                      # javascript: never a link
+    assert d.counts == {"new": 2, "duplicate": 1, "off_topic": 1, "failed": 0}
+    assert d.duplicates[0]["original"] == "seed report 000_ecf7d2cffda6f16f.txt"
+    paths = digest_mod.write_digest(d, tmp_path)
+    assert sorted(p.suffix for p in paths) == [".html", ".json", ".md"]
+    assert (tmp_path / "digests" / "latest.json").read_text() == paths[-1].read_text() \
+        or (tmp_path / "digests" / "latest.json").exists()
+    doc = json.loads((tmp_path / "digests" / "2024-12-09.json").read_text())
+    assert doc["counts"]["new"] == 2 and doc["failing_feeds"][0]["name"] == "Locked feed"
+
+
+class _Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def html_tags(html: str) -> list[tuple[str, dict]]:
+    parser = _Tags()
+    parser.feed(html)
+    return parser.tags
+
+
+def test_html_runs_and_loads_nothing_from_a_feed(store, tmp_path):
+    _fill(store)
+    html = digest_mod.render(_digest(store))["html"]
+    tags = html_tags(html)
+    names = {t for t, _ in tags}
+    assert not names & {"script", "img", "iframe", "object", "embed", "link", "base", "form"}
+    attrs = {a for _, at in tags for a in at}
+    assert not {a for a in attrs if a.startswith("on")} and "src" not in attrs
+    hrefs = [at["href"] for t, at in tags if t == "a"]
+    assert hrefs and all(h.startswith(("https://", "http://")) for h in hrefs)
+    assert "&lt;script&gt;" in html and "default-src 'none'" in html
+    assert "<mark>Sednaya</mark>" in html
+
+
+def test_markdown_is_neutralised(store):
+    _fill(store)
+    md = digest_mod.render(_digest(store))["md"]
+    assert not re.search(r"(?<!\\)<[A-Za-z/!]", md)      # no raw HTML: every < is escaped
+    assert "](javascript:" not in md
+    links = re.findall(r"\]\(([^)\s]*)\)", md)
+    assert links and all(l.startswith(("https://", "http://")) for l in links)
+    assert "**Sednaya**" in md
+
+
+def test_secrets_never_reach_the_digest(store):
+    _fill(store)
+    for text in digest_mod.render(_digest(store)).values():
+        assert "secret" not in text and "abc123" not in text
+
+
+def test_same_content_when_regenerated(store, tmp_path):
+    _fill(store)
+    first = digest_mod.render(_digest(store))
+    second = digest_mod.render(_digest(store))
+    assert first == second
+
+
+def test_failure_to_write_keeps_previous_digest(store, tmp_path):
+    _fill(store)
+    d = _digest(store)
+    digest_mod.write_digest(d, tmp_path)
+    before = (tmp_path / "digests" / "2024-12-09.md").read_text()
+    folder = tmp_path / "digests"
+    os.chmod(folder, 0o555)
+    try:
+        if os.geteuid() == 0:
+            pytest.skip("root ignores folder permissions")
+        with pytest.raises(DigestError, match="digest: cannot write"):
+            digest_mod.write_digest(d, tmp_path)
+    finally:
+        os.chmod(folder, 0o755)
+    assert (folder / "2024-12-09.md").read_text() == before
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_day_bounds_follow_dst():
+    start, end = digest_mod.day_bounds(date(2024, 3, 31), ZoneInfo("Europe/London"))
+    assert (end - start).total_seconds() == 23 * 3600
+
+
+def test_disk_full_keeps_previous_digest(store, env, tmp_path):
+    """A write that runs out of space (RLIMIT_FSIZE stands for a full disk, even
+    for root) is a clear error and leaves the previous files as they were."""
+    import subprocess
+    import sys
+    import textwrap
+
+    _fill(store)
+    digest_mod.write_digest(_digest(store), tmp_path)
+    folder = tmp_path / "digests"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    script = textwrap.dedent(f"""
+        import resource, signal, sys
+        from datetime import date, datetime, timezone
+        from zoneinfo import ZoneInfo
+        import storage
+        from pipeline import digest
+        from pipeline.errors import DigestError
+        store = storage.open_store({env["DATABASE_URL"]!r})
+        d = digest.build_digest(store, date(2024, 12, 9), tz=ZoneInfo("UTC"),
+                                alert_order=[], feed_urls=[],
+                                now=datetime(2024, 12, 10, tzinfo=timezone.utc))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))
+        try:
+            digest.write_digest(d, {str(tmp_path)!r})
+        except DigestError as exc:
+            print(exc)
+            sys.exit(1)
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=str(tmp_path), env={**__import__("os").environ,
+                                                  "PYTHONPATH": str(digest_mod.Path(
+                                                      digest_mod.__file__).parents[1])})
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.startswith("digest: cannot write")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
