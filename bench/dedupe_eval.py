@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config import DedupeConfig  # noqa: E402
 from pipeline.dedupe import DuplicateIndex, fingerprint, load_seeds  # noqa: E402
-from pipeline.fingerprints import overlap  # noqa: E402
+from pipeline.fingerprints import overlap, words  # noqa: E402
 
 SHARED_GT = ROOT.parent / "shared/data/article-extraction-benchmark/ground-truth.json"
 FIXTURE_GT = ROOT / "tests/fixtures/ground-truth/ground-truth.json"
@@ -57,6 +57,7 @@ class Query:
     kind: str
     text: str
     expected: frozenset[str]  # keys that are a right answer; empty: not a copy
+    source: str = ""          # the article it was made from (also for non-copies)
 
 
 @dataclass
@@ -81,8 +82,9 @@ def paragraphs(text: str) -> list[str]:
 
 
 def sentences(text: str) -> list[str]:
-    return [s for p in paragraphs(text) for s in re.split(r"(?<=[.!?…”\"])\s+(?=[A-Z“\"])", p)
-            if len(s.split()) >= 4]
+    return [s.strip() for p in paragraphs(text)
+            for s in re.split(r"(?<=[.!?…”\"])\s+(?=[^\W\d_])|(?<=[。！？])", p)
+            if len(words(s)) >= 4]
 
 
 def _cut(paras: list[str], share: float, from_start: bool) -> list[str]:
@@ -113,7 +115,9 @@ def _edit(paras: list[str], rng: random.Random, others: list[str]) -> list[str]:
     text = " ".join(sents)
     text = (text.replace("’", "'").replace("“", '"').replace("”", '"') if rng.random() < .5
             else re.sub(r'"([^"]*)"', r"“\1”", text).replace("'", "’"))
-    text = re.sub(r" ", lambda m: rng.choice([" ", " ", " ", "  ", "\n"]), text)
+    text = re.sub(r" ", lambda m: rng.choice([" ", " ", " ", "  ", "\t"]), text)
+    # paragraphs re-split at sentence ends (a copy keeps sentences whole)
+    text = re.sub(r"(?<=[.!?”\"]) +", lambda m: rng.choice([" ", " ", "\n", "\n\n"]), text)
     headline = " ".join(rng.choice(others).split()[:10])
     return [headline] + paragraphs(text)
 
@@ -122,15 +126,19 @@ def _page_around(text: str, rng: random.Random, filler: list[str], share: float)
     """``text`` inside a page where it is about ``share`` of the words."""
     need = len(text.split()) * (1 / share - 1)
     before, after, n = [], [], 0
-    while n < need:
+    for _ in range(10_000):
         s = rng.choice(filler)
+        if n + len(s.split()) > need + 5:     # stay near the share asked for
+            continue
         (before if rng.random() < .5 else after).append(s)
         n += len(s.split())
+        if n >= need - 5:
+            break
     return "\n".join(before + [text] + after)
 
 
 def copies_of(key: str, text: str, rng: random.Random, filler: list[str]) -> list[Query]:
-    paras, want = paragraphs(text), frozenset({key})
+    paras, want = paragraphs(text), frozenset({key, f"page:{key}"})
     variants = {
         "furniture": _furnish(paras, rng, filler),
         "cut_start": _cut(paras, rng.uniform(.15, .35), True),
@@ -139,9 +147,10 @@ def copies_of(key: str, text: str, rng: random.Random, filler: list[str]) -> lis
         "combined": _furnish(_edit(_cut(paras, rng.uniform(.1, .25), rng.random() < .5),
                                    rng, filler), rng, filler),
     }
-    out = [Query(f"{kind}:{key}", kind, "\n".join(p), want) for kind, p in variants.items()]
+    out = [Query(f"{kind}:{key}", kind, "\n".join(p), want, key)
+           for kind, p in variants.items()]
     page = _page_around(text, rng, filler, rng.uniform(.55, .8))
-    out.append(Query(f"embedded:{key}", "embedded", page, want))
+    out.append(Query(f"embedded:{key}", "embedded", page, want, key))
     return out
 
 
@@ -155,7 +164,7 @@ def not_copies(key: str, text: str, rng: random.Random, pool: list[list[str]]) -
     body = rest[:]
     for s in taken:
         body.insert(rng.randrange(len(body) + 1), s)
-    return Query(f"shared_quotes:{key}", "shared_quotes", " ".join(body), frozenset())
+    return Query(f"shared_quotes:{key}", "shared_quotes", " ".join(body), frozenset(), key)
 
 
 def seed_variants(seed: str, rng: random.Random, filler: list[str]) -> list[Query]:
@@ -167,9 +176,9 @@ def seed_variants(seed: str, rng: random.Random, filler: list[str]) -> list[Quer
              "seed_cut_start": _cut(clean, .3, True), "seed_cut_end": _cut(clean, .35, False),
              "seed_edited": _edit(clean, rng, filler),
              "seed_combined": _furnish(_edit(_cut(clean, .2, False), rng, filler), rng, filler)}
-    out = [Query(k, k, "\n".join(v), want) for k, v in texts.items()]
+    out = [Query(k, k, "\n".join(v), want, SEED_NAME) for k, v in texts.items()]
     out.append(Query("seed_embedded", "seed_embedded", _page_around("\n".join(clean), rng,
-                                                                     filler, .6), want))
+                                                                     filler, .6), want, SEED_NAME))
     return out
 
 
@@ -177,19 +186,157 @@ def build_set(bodies: dict[str, str], seed_text: str, cfg: DedupeConfig,
               rng_seed: int = 20241209) -> EvalSet:
     rng = random.Random(rng_seed)
     long_ = {k: t for k, t in bodies.items() if len(t.split()) >= cfg.min_words}
-    pool = [sentences(t) for t in bodies.values() if len(sentences(t)) >= 3]
-    filler = [s for p in pool for s in p]
+    # filler (added sentences, "Read more" lines, page text) is sentences of
+    # other articles, of sentence length: a 300-word "sentence" would be a copy
+    pools = {k: [s for s in sentences(t) if len(words(s)) <= 40] for k, t in bodies.items()}
+    pools = {k: p for k, p in pools.items() if len(p) >= 3}
     stored = [(SEED_NAME, seed_text)] + list(long_.items())
     queries: list[Query] = []
     for key, text in long_.items():
-        others = [s for s in filler if s not in text]
+        # filler is never taken from the article itself
+        others = [s for k, p in pools.items() if k != key for s in p]
         queries += copies_of(key, text, rng, others)
-        queries.append(not_copies(key, text, rng, [p for p in pool if p[0] not in text]))
+        queries.append(not_copies(key, text, rng, [p for k, p in pools.items() if k != key]))
         # stored: a page holding the article; query: the clean article
         page_key = f"page:{key}"
         stored.append((page_key, _page_around(text, rng, others, rng.uniform(.35, .7))))
         queries.append(Query(f"inside_stored_page:{key}", "inside_stored_page", text,
-                             frozenset({key, page_key})))
-    queries += seed_variants(seed_text, rng, [s for s in filler if s not in seed_text])
+                             frozenset({key, page_key}), page_key))
+    queries += seed_variants(seed_text, rng, [s for p in pools.values() for s in p])
     return EvalSet(stored=stored, queries=queries, source=str(ground_truth_path()),
                    short_articles=sorted(set(bodies) - set(long_)))
+
+
+# ---------------------------------------------------------------- scoring
+
+@dataclass
+class Outcome:
+    query: Query
+    judged: bool               # False: under min_words, left to the URL test
+    got: str | None            # key matched, or None
+    containment: float = 0.0   # share of the query found in the text it was made from
+
+    @property
+    def right(self) -> bool:
+        return (self.got in self.query.expected) if self.query.expected else self.got is None
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome]
+    negatives_other_articles: int = 0
+    false_other_articles: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        judged = [o for o in self.outcomes if o.judged]
+        pos = [o for o in judged if o.query.expected]
+        neg = [o for o in judged if not o.query.expected]
+        tp = sum(o.right for o in pos)
+        fp = sum(o.got is not None for o in neg) + len(self.false_other_articles) + sum(
+            o.got is not None and not o.right for o in pos)
+        return dict(positives=len(pos), negatives=len(neg) + self.negatives_other_articles,
+                    tp=tp, fp=fp, fn=len(pos) - tp,
+                    unjudged=sum(not o.judged for o in self.outcomes))
+
+    @property
+    def precision(self) -> float:
+        c = self.counts()
+        return c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+
+    @property
+    def recall(self) -> float:
+        c = self.counts()
+        return c["tp"] / c["positives"] if c["positives"] else 1.0
+
+    def seed_misses(self) -> list[str]:
+        return [o.query.name for o in self.outcomes
+                if o.query.kind.startswith("seed") and not o.right]
+
+
+def evaluate(es: EvalSet, cfg: DedupeConfig) -> Report:
+    t0 = time.perf_counter()
+    prints = {key: fingerprint(text, cfg) for key, text in es.stored}
+    index = DuplicateIndex(cfg)
+    for key, fp in prints.items():
+        if fp is not None:
+            index.add(key, fp)
+    outcomes = []
+    for q in es.queries:
+        fp = fingerprint(q.text, cfg)
+        if fp is None:
+            outcomes.append(Outcome(q, False, None))
+            continue
+        match = index.find_duplicate(fp)
+        src = prints.get(q.source)
+        c = overlap(fp, src).new_in_old if src is not None else 0.0
+        outcomes.append(Outcome(q, True, match.key if match else None, c))
+    report = Report(outcomes)
+    # every article against all the other articles: nothing may match. (Not
+    # against the stored pages: their filler is other articles' sentences, so a
+    # short article can really be inside one.)
+    articles = [k for k, _ in es.stored if k != SEED_NAME and not k.startswith("page:")]
+    for key in articles:
+        fp = prints[key]
+        others = DuplicateIndex(cfg)
+        for k in [SEED_NAME] + articles:
+            if prints[k] is not None and k != key:
+                others.add(k, prints[k])
+        report.negatives_other_articles += 1
+        match = others.find_duplicate(fp) if fp is not None else None
+        if match is not None:
+            report.false_other_articles.append(f"{key} -> {match.key} "
+                                               f"(c={match.containment:.2f})")
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def print_report(es: EvalSet, report: Report, cfg: DedupeConfig) -> None:
+    c = report.counts()
+    print(f"ground truth: {es.source}")
+    print(f"stored texts: {len(es.stored)}; queries: {len(es.queries)} "
+          f"+ {report.negatives_other_articles} article-vs-others")
+    print(f"articles under min_words={cfg.min_words} (not judged by text, URL only): "
+          f"{len(es.short_articles)} {es.short_articles}; unjudged queries: {c['unjudged']}")
+    print(f"copies: {c['positives']}, not copies: {c['negatives']}; "
+          f"tp {c['tp']} fp {c['fp']} fn {c['fn']}")
+    print(f"precision {report.precision:.4f}  recall {report.recall:.4f}  "
+          f"({report.seconds:.1f}s)")
+    by_kind: dict[str, list[Outcome]] = {}
+    for o in report.outcomes:
+        if o.judged:
+            by_kind.setdefault(o.query.kind, []).append(o)
+    for kind, os_ in sorted(by_kind.items()):
+        cs = sorted(o.containment for o in os_)
+        spread = f"  containment min {cs[0]:.2f} median {cs[len(cs) // 2]:.2f}" \
+            if os_[0].query.expected else f"  containment max {cs[-1]:.2f}"
+        print(f"  {kind:22s} {sum(o.right for o in os_):4d}/{len(os_):<4d} right{spread}")
+    print(f"seed variants missed: {report.seed_misses() or 'none'}")
+    wrong = [o for o in report.outcomes if o.judged and not o.right]
+    wrong.sort(key=lambda o: o.containment)
+    print("worst misses / false matches:")
+    for o in wrong[:10]:
+        print(f"  {o.query.name}: got {o.got}, containment vs source {o.containment:.2f}")
+    for line in report.false_other_articles[:10]:
+        print(f"  article vs others: {line}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sweep", action="store_true", help="also try other thresholds")
+    args = ap.parse_args(argv)
+    cfg = DedupeConfig()
+    seed = next(s.text for s in load_seeds(ROOT / "seeds") if s.name == SEED_NAME)
+    es = build_set(load_bodies(), seed, cfg)
+    print_report(es, evaluate(es, cfg), cfg)
+    if args.sweep:
+        print("\nthreshold sweep (containment, embedded_share): precision recall")
+        for c in (0.4, 0.5, 0.6, 0.7, 0.8):
+            for e in (0.4, 0.5, 0.6):
+                r = evaluate(es, replace(cfg, containment=c, embedded_share=e))
+                print(f"  {c:.1f} {e:.1f}: {r.precision:.4f} {r.recall:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

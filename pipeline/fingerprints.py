@@ -34,7 +34,10 @@ from pipeline.config import DedupeConfig
 
 _FORMAT_VERSION = 1
 _HEADER = struct.Struct("<BII")      # version, words, distinct shingles
-_WORD = re.compile(r"\w+")
+# Words are \w+ runs, except in scripts written without spaces (Chinese,
+# Japanese kana): there each character is a token, or a whole clause would be one "word".
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u31f0-\u31ff"
+_WORD = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+")
 _NO_BOUND = 1 << 32
 _MARKS = re.compile("[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a"
                     "\u064b-\u065f\u0670\u06d6-\u06ed\u08d3-\u08ff]")                  # "every shingle kept": above any 32-bit hash
@@ -67,6 +70,22 @@ def normalise(text: str) -> str:
 
 def words(text: str) -> list[str]:
     return normalise(text).split()
+
+
+def body_words(text: str, shingle_size: int) -> list[str]:
+    """The words of the text without its lines shorter than a shingle.
+
+    Such lines are page furniture ("Read more:", "Advertisement", captions,
+    buttons); dropped, they no longer break the shingles of the text around
+    them, which otherwise costs a short article a third of its shingles. If
+    every line is short (one word per line), the text is taken whole.
+    """
+    kept: list[str] = []
+    for line in text.splitlines():
+        line_words = words(line)
+        if len(line_words) >= shingle_size:
+            kept += line_words
+    return kept if kept else words(text)
 
 
 @dataclass(frozen=True)
@@ -135,7 +154,7 @@ def _mix64(x: np.ndarray) -> np.ndarray:
 def fingerprint(text: str, cfg: DedupeConfig) -> Fingerprint | None:
     """The text's fingerprint, or None when it is shorter than ``cfg.min_words``
     words (too short to tell a copy from a shared sentence: judge those by URL)."""
-    tokens = words(text or "")
+    tokens = body_words(text or "", cfg.shingle_size)
     if len(tokens) < max(cfg.min_words, cfg.shingle_size):
         return None
     hashes = shingle_hashes(tokens, cfg.shingle_size)

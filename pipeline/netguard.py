@@ -57,6 +57,8 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
 # Characters of the numeric IPv4 spellings inet_aton accepts (decimal, octal, hex).
 _NUMERIC_HOST = re.compile(r"[0-9a-fx.]+")
+# What httpx leaves of a valid host name or address (IDNA already applied).
+_HOST_CHARS = re.compile(r"[A-Za-z0-9._\-]+|[0-9A-Fa-f:.]+(%25[A-Za-z0-9._\-]+)?")
 
 
 # ---------------------------------------------------------------- addresses
@@ -123,6 +125,10 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
         return f"scheme {shown!r} is not allowed (only http and https)"
     if not parsed.host:
         return "the URL has no host"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"port {parsed.port} is out of range"
+    if not _HOST_CHARS.fullmatch(parsed.host):
+        return "the host is not a valid name or address"
     if allow_private:
         return None
     ip = host_as_address(parsed.host)

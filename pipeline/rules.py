@@ -24,7 +24,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 from pipeline.errors import ConfigError
 from pipeline.records import RuleMatch, TermHit
@@ -77,6 +77,8 @@ class _Ctx:
 def parse_term(raw: Any, variants: Mapping[str, tuple[str, ...]], ctx: _Ctx, key: str
                ) -> Alternatives:
     """One term as written; a variant reference gives all of its spellings."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)            # YAML reads a bare 2011 or 215 as a number
     if not isinstance(raw, str):
         raise ctx.fail(f"a term must be a string, not {type(raw).__name__}", key)
     ref = _VARIANT_REF.match(raw.strip())
@@ -99,8 +101,7 @@ def _plain_term(raw: str, ctx: _Ctx, key: str, via: str | None = None) -> Term:
             raise ctx.fail(f"{raw!r}: unbalanced quote; quote a whole phrase: '\"a b\"'", key)
         text = text[1:-1]
     found = [(_drop_article(word), text[end:end + 1] == "*") for word, _, end in words(text)]
-    stray = re.sub(r"\w\*", "", text)
-    if "*" in stray:
+    if re.search(r"(?<!\w)\*|\*(?=\w)", text):
         raise ctx.fail(f"{raw!r}: '*' may only end a word (detain*)", key)
     if not found:
         raise ctx.fail("empty term" + (f" {raw!r}" if raw.strip() else ""), key)
@@ -345,7 +346,8 @@ def _where(hits: list[tuple[Term, Span]], doc: Document, limit: int = 3) -> str:
 
 
 def _names(terms: Alternatives, limit: int = 6) -> str:
-    labels = list(dict.fromkeys(t.label() for t in terms))
+    # a variant set is named once ({Detention}), not spelled out term by term
+    labels = list(dict.fromkeys(f"{{{t.via}}}" if t.via else t.text for t in terms))
     return ", ".join(labels[:limit]) + (", …" if len(labels) > limit else "")
 
 

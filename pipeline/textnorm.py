@@ -21,14 +21,15 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 _APOSTROPHES = "\u2019\u2018\u02bc\u02bb\u2032\u0060\u00b4\u201b"
 _QUOTES = "\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033"
 _ARABIC_LETTERS = {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ة": "ه", "ى": "ي",
                    "ؤ": "و", "ئ": "ي"}
 _TATWEEL = "\u0640"
-_WORD = re.compile(r"\w+")
+# a word, except the "s" of a possessive ("syria's" is the word "syria")
+_WORD = re.compile(r"(?!(?<=\w')s\b)\w+")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 
 # Attached clitics that may precede an Arabic word: conjunction, preposition,
@@ -139,8 +140,9 @@ class NormText:
         return orig_start, orig_end
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
+    """One word of a field (a named tuple: thousands are made per item)."""
+
     field: str
     start: int            # offsets into the field's normalised text
     end: int
@@ -161,15 +163,7 @@ def word_forms(word: str) -> tuple[str, ...]:
 
 def words(norm: str) -> list[tuple[str, int, int]]:
     """(word, start, end) of each word of a normalised text, possessive 's dropped."""
-    out = []
-    for m in _WORD.finditer(norm):
-        s, e = m.span()
-        # "syria's": the "s" after an apostrophe glued to a word is not a word
-        if e - s == 1 and norm[s] == "s" and s >= 2 and norm[s - 1] == "'" \
-                and norm[s - 2].isalnum():
-            continue
-        out.append((m.group(), s, e))
-    return out
+    return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
 
 
 @dataclass
@@ -223,7 +217,3 @@ def token_matches(token: Token, word: str, prefix: bool) -> bool:
     if prefix:
         return any(f.startswith(word) for f in token.forms)
     return word in token.forms
-
-
-def join_words(items: Iterable[str]) -> str:
-    return " ".join(items)

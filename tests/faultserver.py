@@ -307,7 +307,7 @@ class FaultServer:
         or after headers and the first bytes of a longer body."""
         def handler(req: Request, reply: Reply) -> None:
             if body_first is not None:
-                length = content_length or len(body_first) + 1_000_000
+                length = content_length or len(body_first) + 10_000
                 reply.start(200, [("Content-Length", str(length))])
                 reply.write(body_first)
             reply.stall()

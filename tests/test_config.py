@@ -31,7 +31,7 @@ def test_user_file_overrides_only_what_it_sets(tmp_path):
     s = load_settings(path)
     assert s.network.deadline == 7.0
     assert s.network.max_redirects == 5          # from the package defaults
-    assert s.dedupe.num_perm > 0
+    assert s.dedupe.shingle_size > 0
 
 
 def test_env_sets_database_and_output(tmp_path):

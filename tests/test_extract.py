@@ -1,0 +1,65 @@
+"""The extract stage on real news pages from the extraction benchmark."""
+
+import json
+import re
+from collections import Counter
+
+import pytest
+
+from newsweb import FIXTURES, article_pages
+from pipeline.config import DedupeConfig, ExtractConfig
+from pipeline.errors import ExtractError
+from pipeline.extract import extract_article, fallback_article
+from pipeline.pool import extract_page
+from pipeline.records import FeedEntry
+
+GROUND_TRUTH = json.loads((FIXTURES / "articles" / "ground-truth.json").read_text())
+
+
+def _f1(extracted: str, truth: str) -> float:
+    """The benchmark's measure on one page: word 4-gram overlap."""
+    def grams(t):
+        w = re.findall(r"\w+", t)
+        return Counter(tuple(w[i:i + 4]) for i in range(len(w) - 3))
+    a, b = grams(extracted), grams(truth)
+    tp = sum((a & b).values())
+    p, r = tp / max(1, sum(a.values())), tp / max(1, sum(b.values()))
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@pytest.mark.parametrize("page_id", sorted(GROUND_TRUTH))
+def test_real_pages_give_their_article(page_id):
+    html = article_pages()[page_id]
+    art = extract_article(html, GROUND_TRUTH[page_id]["url"], ExtractConfig())
+    assert art.source == "page" and art.title
+    assert _f1(art.text, GROUND_TRUTH[page_id]["articleBody"]) > 0.6
+
+
+def test_metadata_comes_out():
+    pid = next(k for k in GROUND_TRUTH if k.startswith("042bb7"))
+    art = extract_article(article_pages()[pid], GROUND_TRUTH[pid]["url"], ExtractConfig())
+    assert art.author and art.site == "Wall Street Journal" and art.date == "2019-11-19"
+
+
+@pytest.mark.parametrize("html", [b"", b"<html><body><p>Cookies?</p></body></html>",
+                                  b"\x89PNG\r\n\x1a\n\x00\x00binary"])
+def test_pages_without_article_raise(html):
+    with pytest.raises(ExtractError) as err:
+        extract_article(html, "http://example.org/x", ExtractConfig())
+    assert str(err.value).startswith("extract: ") and "http://example.org/x" in str(err.value)
+
+
+def test_worker_entry_point_returns_fingerprint_or_error():
+    pid = next(iter(GROUND_TRUTH))
+    page = extract_page(article_pages()[pid], "http://e/x", ExtractConfig(), DedupeConfig())
+    assert page.article is not None and page.fingerprint and page.error is None
+    empty = extract_page(b"<html></html>", "http://e/y", ExtractConfig(), DedupeConfig())
+    assert empty.article is None and empty.error.startswith("extract: ")
+
+
+def test_fallback_says_so():
+    entry = FeedEntry(feed_name="f", feed_url="http://f", link="http://e/1", title="T",
+                      summary="S")
+    art = fallback_article(entry, "fetch: 404 not found (http://e/1)")
+    assert (art.title, art.text, art.source) == ("T", "S", "entry")
+    assert art.fallback_reason.startswith("fetch: 404")
