@@ -153,9 +153,17 @@ def test_rebinding_is_refused_at_connect(fault_server):
     assert asyncio.run(go(allow_private=True)).body == b"internal secrets"
 
 
-def test_pooled_connection_of_a_trusted_request_is_not_reused_untrusted(fault_server):
+def test_pooled_connection_of_a_trusted_request_is_not_reused_untrusted(fault_server,
+                                                                         monkeypatch):
     """A keep-alive connection opened for a trusted feed must not carry an
-    untrusted request to the same (rebound) host."""
+    untrusted request to the same (rebound) host: the check runs on each write."""
+    connects = []
+    real_connect = GuardedBackend.connect_tcp
+
+    async def counting_connect(self, *args, **kwargs):
+        connects.append(args[0])
+        return await real_connect(self, *args, **kwargs)
+    monkeypatch.setattr(GuardedBackend, "connect_tcp", counting_connect)
     fault_server.respond("/feed", 200, b"feed")
     fault_server.respond("/article", 200, b"private article")
     base = f"http://localhost:{fault_server.port}"
@@ -169,6 +177,7 @@ def test_pooled_connection_of_a_trusted_request_is_not_reused_untrusted(fault_se
             return feed
     assert asyncio.run(go()).body == b"feed"
     assert fault_server.hits == {"/feed": 1}
+    assert connects == ["localhost"]  # refused on the reused connection, not at connect
 
 
 def test_guarded_backend_checks_the_peer_of_a_raw_connection(fault_server):

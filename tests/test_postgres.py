@@ -1,0 +1,97 @@
+"""The same cycle on a real PostgreSQL server (DATABASE_URL=postgresql+psycopg://…).
+
+A throw-away cluster is created with initdb in a temporary folder and started
+on a Unix socket only. `.ci/run` installs PostgreSQL and sets
+NEWSWATCH_REQUIRE_POSTGRES=1 so that CI fails rather than skips here.
+"""
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+import storage
+from conftest import write_config
+from newsweb import article_pages, rss
+from pipeline.config import load_settings
+from pipeline.cycle import open_pipeline, run_cycle
+
+
+def _pg_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
+        if (folder / name).exists():
+            return str(folder / name)
+    return None
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    missing = not (initdb and pg_ctl)
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        missing = True
+    if missing:
+        if os.environ.get("NEWSWATCH_REQUIRE_POSTGRES"):
+            pytest.fail("PostgreSQL (initdb, pg_ctl) or psycopg is not installed")
+        pytest.skip("PostgreSQL server binaries or psycopg not installed")
+    # not under pytest's tmp folder: that one is private to root, and the server
+    # runs as the postgres user
+    folder = Path(tempfile.mkdtemp(prefix="newswatch-pg-"))
+    data, sock = folder / "data", folder / "sock"
+    sock.mkdir()
+    run_as: list[str] = []
+    if os.geteuid() == 0:   # the server refuses to run as root
+        user = pwd.getpwnam("postgres")
+        for p in (folder, sock):
+            os.chown(p, user.pw_uid, user.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "newswatch", "--auth=trust",
+                    "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
+    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(folder / "log"),
+                    "-o", f"-k {sock} -c listen_addresses='' -p 54329", "start"],
+                   check=True, capture_output=True)
+    try:
+        yield f"postgresql+psycopg://newswatch@/postgres?host={sock}&port=54329"
+    finally:
+        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "fast", "stop"],
+                       capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_cycle_on_postgres(postgres_url, web, tmp_path):
+    pages = article_pages()
+    prison = next(v for k, v in pages.items() if k.startswith("c58aa507"))
+    gaming = next(v for k, v in pages.items() if k.startswith("042bb7"))
+    web.add("/a/1", prison)
+    web.add("/a/2", gaming)
+    web.add("/feed.xml", rss("F", [{"title": "Prison officers charged", "link": web.url("/a/1")},
+                                   {"title": "Games", "link": web.url("/a/2")},
+                                   {"title": "Again", "link": web.url("/a/1?utm_source=x")}]),
+            content_type="application/rss+xml")
+    settings = load_settings(write_config(tmp_path, [{"name": "F", "url": web.url("/feed.xml")}]),
+                             env={"DATABASE_URL": postgres_url,
+                                  "NEWSWATCH_OUTPUT_DIR": str(tmp_path / "out")})
+    store = storage.open_store(settings.database_url)
+    assert store.engine.dialect.name == "postgresql"
+    for _ in range(2):
+        pipeline = open_pipeline(settings, store)
+        try:
+            summary = run_cycle(pipeline)
+        finally:
+            pipeline.close()
+    assert storage.count_items(store) == 3 and storage.duplicate_url_count(store) == 0
+    assert storage.count_items(store, "new") == 1 and storage.count_items(store, "off_topic") == 1
+    assert summary.feeds_not_modified == 1 and len(web.requests_to("/a/1")) == 1
+    with storage.cycle_lock(store):
+        with pytest.raises(storage.CycleLocked):
+            with storage.cycle_lock(store, wait=0.3):
+                pass
