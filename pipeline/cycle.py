@@ -248,19 +248,25 @@ class _Cycle:
         self.summary.feeds_failed += 1
         self.summary.errors.append(str(exc))
         failures = state.consecutive_failures + 1
-        net = self.cfg.network
-        wait = min(net.backoff_base * 2 ** (failures - 1), net.backoff_max)
-        if isinstance(exc, HTTPStatusError) and exc.retry_after:
-            wait = max(wait, min(exc.retry_after, net.backoff_max))
-        # the first failure waits for the next cycle as usual; backoff starts at the second
-        next_poll = self.now + timedelta(seconds=wait) if failures > 1 or \
-            isinstance(exc, HTTPStatusError) and exc.retry_after else None
         log.warning("%s (feed %s, failure %d)", exc, feed.name, failures)
         self._save(feed, replace(state, name=feed.name, consecutive_failures=failures,
                                  last_error=str(exc)[:500],
                                  failing_since=state.failing_since or self.now,
-                                 next_poll_at=next_poll))
+                                 next_poll_at=self._next_poll(failures, exc)))
         self.progress(self.summary)
+
+    def _next_poll(self, failures: int, exc: Exception) -> datetime | None:
+        """Exponential backoff: a dead feed is polled less and less (up to
+        backoff_max); the first failure just waits for the next cycle. A
+        server's Retry-After is honoured."""
+        net = self.cfg.network
+        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+        if failures == 1 and not retry_after:
+            return None
+        wait = min(net.backoff_base * 2 ** (failures - 2), net.backoff_max)
+        if retry_after:
+            wait = max(wait, min(retry_after, net.backoff_max))
+        return self.now + timedelta(seconds=wait)
 
     def _save(self, feed: FeedSpec, state: FeedState, outcomes: list[ItemOutcome] = ()) -> None:
         storage.save_feed_batch(self.p.store, state, list(outcomes))

@@ -27,7 +27,9 @@ from pipeline.errors import DigestError
 from pipeline.netguard import redact_url
 from pipeline.records import FeedState, StoredItem
 
-_MD_SPECIAL = set("\\`*_{}[]()#+-.!|<>~&$")
+# Inline Markdown and HTML only: feed text never starts a line here (it follows
+# "- ", "> " or "**"), so block markers such as "-", "+", "." need no escape.
+_MD_SPECIAL = set("\\`*_[]()#!|<>~&$")
 
 
 @dataclass

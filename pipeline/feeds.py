@@ -12,13 +12,14 @@ import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import feedparser
 from lxml import etree
 from lxml import html as lxml_html
 
 from pipeline.errors import FeedError
+from pipeline.netguard import redact_url
 from pipeline.records import FeedEntry
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
@@ -44,16 +45,17 @@ def parse_feed(body: bytes, *, feed_name: str, feed_url: str,
     An HTML page where a feed was expected gives a ParsedFeed with no entries
     and the feed links the page advertises in ``discovered``.
     """
-    headers = {"content-location": feed_url}
+    base, shown = link_base(feed_url), redact_url(feed_url)
+    headers = {"content-location": base}
     if content_type:
         headers["content-type"] = content_type + (f"; charset={charset}" if charset else "")
     try:
         parsed = feedparser.parse(body, response_headers=headers)
     except Exception as exc:  # feedparser promises not to raise; a bug in it must not stop the cycle
-        raise FeedError(f"parser failed: {type(exc).__name__}: {exc}", url=feed_url) from exc
+        raise FeedError(f"parser failed: {type(exc).__name__}: {exc}", url=shown) from exc
     entries, skipped = [], []
     for i, raw in enumerate(parsed.entries):
-        entry, reason = _entry(raw, feed_name, feed_url)
+        entry, reason = _entry(raw, feed_name, feed_url, base)
         if entry is None:
             skipped.append(f"entry {i + 1}: {reason}")
         else:
@@ -62,21 +64,32 @@ def parse_feed(body: bytes, *, feed_name: str, feed_url: str,
     if parsed.entries or (parsed.get("version") and not parsed.get("bozo")):
         return ParsedFeed(title=title, entries=entries, skipped=skipped)
     if _looks_like_html(body, content_type):
-        links = discover_feed_links(body, feed_url)
+        links = discover_feed_links(body, base)
         if links:
             return ParsedFeed(title=title, entries=[], discovered=links)
-        raise FeedError("got an HTML page, not a feed, and it names no feed link", url=feed_url)
+        raise FeedError("got an HTML page, not a feed, and it names no feed link", url=shown)
     if parsed.get("version"):
         return ParsedFeed(title=title, entries=entries, skipped=skipped)
     problem = parsed.get("bozo_exception")
     detail = f": {type(problem).__name__}: {problem}" if problem else ""
-    raise FeedError(f"not a feed{detail}"[:300], url=feed_url)
+    raise FeedError(f"not a feed{detail}"[:300], url=shown)
 
 
-def _entry(raw, feed_name: str, feed_url: str) -> tuple[FeedEntry | None, str]:
-    link = _link(raw, feed_url)
+def link_base(feed_url: str) -> str:
+    """The feed URL as a base for relative links: without ``user:password@`` and
+    query, so a link resolved against it never carries the feed's credentials or
+    token (into the database, the export, or every article request)."""
+    try:
+        parts = urlsplit(feed_url)
+    except ValueError:
+        return ""
+    return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
+
+
+def _entry(raw, feed_name: str, feed_url: str, base: str) -> tuple[FeedEntry | None, str]:
+    link, refused = _link(raw, base)
     if not link:
-        return None, "no link"
+        return None, f"no http(s) link ({refused})" if refused else "no link"
     title = _plain(raw.get("title", ""))
     summary = _plain(raw.get("summary", "") or _first_content(raw))
     if not title:
@@ -87,20 +100,27 @@ def _entry(raw, feed_name: str, feed_url: str) -> tuple[FeedEntry | None, str]:
                      guid=str(raw.get("id", "") or "")[:500]), ""
 
 
-def _link(raw, feed_url: str) -> str | None:
+def _link(raw, feed_url: str) -> tuple[str | None, str]:
+    """The entry's absolute http(s) link, or None and what was refused (a
+    ``javascript:``, ``data:`` or ``file:`` link is content, never fetched)."""
     candidates = [raw.get("link")]
     candidates += [l.get("href") for l in raw.get("links", []) if l.get("rel") == "alternate"]
+    links = len(candidates)      # a guid that is no URL (urn:, tag:) is not a refused link
     guid = raw.get("id")
     if guid and raw.get("guidislink", True):
         candidates.append(guid)
-    for link in candidates:
+    refused: list[str] = []
+    for n, link in enumerate(candidates):
         if not link or not isinstance(link, str):
             continue
         absolute = urljoin(feed_url, link.strip())
         parts = urlsplit(absolute)
         if parts.scheme in ("http", "https") and parts.netloc:
-            return absolute
-    return None
+            return absolute, ""
+        if n < links and parts.scheme not in ("urn", "tag"):   # ids copied as links
+            refused.append(f"scheme {parts.scheme or 'none'!r} refused" if parts.scheme
+                           not in ("http", "https") else "no host")
+    return None, ", ".join(dict.fromkeys(refused))
 
 
 def _first_content(raw) -> str:

@@ -98,7 +98,7 @@ class Fetcher:
             result = await self._within_deadline(url, shown, trusted, headers)
         except FetchError as exc:
             self.stats.errors += 1
-            log.info("%s", exc)
+            log.debug("%s", exc)  # already redacted; the caller decides what is worth a warning
             raise
         log.debug("fetch: %d %s (%d bytes)", result.status, shown, len(result.body))
         return result

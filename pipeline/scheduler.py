@@ -136,7 +136,8 @@ class Schedule:
             misfire_grace_time=int(DIGEST_GRACE.total_seconds()))
 
     def next_runs(self) -> dict[str, datetime | None]:
-        return {job.id: job.next_run_time for job in self.scheduler.get_jobs()}
+        # a job added before start() has no next_run_time yet
+        return {job.id: getattr(job, "next_run_time", None) for job in self.scheduler.get_jobs()}
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop scheduling; with ``wait`` block until running jobs have returned."""

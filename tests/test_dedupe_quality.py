@@ -7,6 +7,7 @@ Runs the same set builder on the committed copy of the ground truth
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ FIXTURE = ROOT / "tests/fixtures/ground-truth/ground-truth.json"
 def _eval_module():
     spec = importlib.util.spec_from_file_location("dedupe_eval", ROOT / "bench/dedupe_eval.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module        # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 

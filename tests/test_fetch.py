@@ -7,6 +7,7 @@ import base64
 import email.utils
 import gzip
 import logging
+import socket
 import time
 import tracemalloc
 import zlib
@@ -104,6 +105,14 @@ def test_connect_timeout_on_a_listener_that_never_accepts():
         error = fetch_error(f"http://{host}:{port}/", cfg(connect_timeout=0.3, deadline=5))
     assert "connect timed out" in str(error) and not isinstance(error, DeadlineExceeded)
     assert time.monotonic() - started < 2
+
+
+def test_connection_refused_is_a_fetch_error():
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    error = fetch_error(f"http://127.0.0.1:{port}/")
+    assert type(error) is FetchError and "cannot connect" in str(error)
 
 
 def test_deadline_covers_connect():

@@ -160,9 +160,9 @@ def test_pooled_connection_of_a_trusted_request_is_not_reused_untrusted(fault_se
     connects = []
     real_connect = GuardedBackend.connect_tcp
 
-    async def counting_connect(self, *args, **kwargs):
-        connects.append(args[0])
-        return await real_connect(self, *args, **kwargs)
+    async def counting_connect(self, host, port, **kwargs):
+        connects.append(host)
+        return await real_connect(self, host, port, **kwargs)
     monkeypatch.setattr(GuardedBackend, "connect_tcp", counting_connect)
     fault_server.respond("/feed", 200, b"feed")
     fault_server.respond("/article", 200, b"private article")
