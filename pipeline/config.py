@@ -66,6 +66,7 @@ class DedupeConfig:
     lsh_keys: int = 32                # of those, how many are index keys (finds copies cut to 1/10)
     max_postings: int = 64            # oldest items read per key (boilerplate costs no more)
     max_candidates: int = 32          # candidates verified per decision (keeps it flat in N)
+    min_shared_keys: int = 2          # keys a candidate must share (1: chance collisions; no recall lost at 2)
     # share of the new text found in a stored one at or above which it is a copy;
     # copies measure >= 0.80 (worst seen), different articles <= 0.35 even with shared quotes
     containment: float = 0.6

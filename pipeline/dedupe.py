@@ -143,13 +143,17 @@ class _KeyIndex:
         """How many of ``keys`` each item shares, reading at most ``per_key``
         (oldest) postings per key: a boilerplate shingle in thousands of texts
         costs no more than a rare one, and the oldest copy is the one to name."""
-        hits: Counter[int] = Counter()
         left = np.searchsorted(self._keys, keys, side="left")
-        right = np.searchsorted(self._keys, keys, side="right")
-        for k, lo, hi in zip(keys.tolist(), left.tolist(), right.tolist()):
-            found = self._items[lo:min(hi, lo + per_key)].tolist()
-            found += self._recent.get(k, [])[:max(0, per_key - len(found))]
-            hits.update(found)
+        right = np.minimum(np.searchsorted(self._keys, keys, side="right"), left + per_key)
+        runs = [self._items[lo:hi] for lo, hi in zip(left.tolist(), right.tolist()) if hi > lo]
+        if self._recent:     # postings not merged yet come after the merged ones
+            for k, room in zip(keys.tolist(), (per_key - (right - left)).tolist()):
+                if room > 0 and k in self._recent:
+                    runs.append(np.asarray(self._recent[k][:room], dtype=np.int32))
+        hits: Counter[int] = Counter()
+        if runs:
+            items, counts = np.unique(np.concatenate(runs), return_counts=True)
+            hits.update(dict(zip(items.tolist(), counts.tolist())))
         return hits
 
 
@@ -173,8 +177,10 @@ class DuplicateIndex:
     def find_duplicate(self, fp: Fingerprint) -> DuplicateMatch | None:
         """The stored text this one copies (the oldest if several do), or None."""
         hits = self._index.lookup(fp.hashes[:self.cfg.lsh_keys], self.cfg.max_postings)
-        # most shared keys first; verify a bounded number so the cost stays flat
-        candidates = sorted(hits, key=lambda i: (-hits[i], i))[:self.cfg.max_candidates]
+        # most shared keys first; verify a bounded number so the cost stays flat.
+        # One shared key is usually a stock phrase; every copy in the eval shares more.
+        shared = [i for i, n in hits.items() if n >= self.cfg.min_shared_keys]
+        candidates = sorted(shared, key=lambda i: (-hits[i], i))[:self.cfg.max_candidates]
         best: tuple[int, DuplicateMatch] | None = None
         for item in candidates:
             match = self._verify(fp, item)
