@@ -33,6 +33,17 @@ def match_alerts(alerts: Sequence[Rule], title: str, summary: str, text: str
     return [m for rule in alerts if (m := match_document(rule, doc)) is not None]
 
 
+def judge(topic: Rule, alerts: Sequence[Rule], title: str, summary: str, text: str
+          ) -> tuple[RuleMatch | None, list[RuleMatch]]:
+    """The topic's match and, only for an item on topic, every alert's match;
+    the item is normalised once for all of them."""
+    doc = analyse(_fields(title, summary, text))
+    on = match_document(topic, doc)
+    if on is None:
+        return None, []
+    return on, [m for rule in alerts if (m := match_document(rule, doc)) is not None]
+
+
 def snippet(text: str, hits: Sequence[TermHit], *, width: int = 240,
             field: str = "text") -> list[tuple[str, bool]]:
     """A window of about ``width`` characters of ``text`` around its first hits.

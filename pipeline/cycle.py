@@ -218,7 +218,9 @@ class _Cycle:
             return self._outcome(entry, canonical, "duplicate", article=art,
                                  duplicate_of=match.key)
         title = art.title or entry.title
-        if alerts.on_topic(self.cfg.topic, title, entry.summary, art.text) is None:
+        topic, hits = alerts.judge(self.cfg.topic, self.cfg.alerts, title, entry.summary,
+                                   art.text)
+        if topic is None:
             return self._outcome(entry, canonical, "off_topic",
                                  article=replace(art, text=""))
         published = entry.published or self.now
@@ -226,7 +228,6 @@ class _Cycle:
         self.p.stories.add(entry.link, title, fp, published)
         if fp is not None:
             self.p.duplicates.add(entry.link, fp)
-        hits = alerts.match_alerts(self.cfg.alerts, title, entry.summary, art.text)
         return self._outcome(entry, canonical, "new", article=art, fingerprint=fp_bytes,
                              story_key=story, alerts=hits, error=art.fallback_reason)
 

@@ -186,6 +186,7 @@ class Service:
             log.warning("service: the running cycle did not finish within %.0fs; exiting "
                         "without it (its unfinished feed was not committed and is polled "
                         "again next time)", SHUTDOWN_GRACE)
+            _kill_workers(self.pipeline)
             _flush_logs()
             os._exit(0)
         self.pipeline.close()
@@ -232,6 +233,17 @@ def _redacted(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def _kill_workers(pipeline: Pipeline) -> None:
+    """Best effort before a forced exit: extraction workers blocked on their
+    queue would otherwise outlive us (outside a container nobody reaps them)."""
+    executor = getattr(pipeline.pool, "_executor", None)
+    for proc in list(getattr(executor, "_processes", {}).values()):
+        try:
+            proc.kill()
+        except (OSError, AttributeError):
+            pass
 
 
 def _flush_logs() -> None:

@@ -97,8 +97,14 @@ def sigkill(proc: subprocess.Popen) -> list[int]:
     except psutil.NoSuchProcess:
         children = []
     proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=10)
+    proc.wait(10)
     return children
+
+
+def close_pipes(proc: subprocess.Popen) -> None:
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def reap_orphans(pids: list[int], timeout: float = 8.0) -> list[int]:
@@ -199,6 +205,7 @@ def _kill_at_random_moment(cfg, env, tmp, srv: FaultServer, prefix: str, rng: ra
         return False
     children = sigkill(proc)
     orphans = reap_orphans(children)
+    close_pipes(proc)
     assert orphans == [], f"worker processes outlived the killed cycle: {orphans}"
     log.append((mode, round(delay, 2), f"killed after {time.monotonic() - started:.2f}s"))
     return True
@@ -274,7 +281,8 @@ def test_kill_between_feed_fetch_and_store_keeps_no_validators(server, tmp_path,
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
         time.sleep(0.01)
     time.sleep(0.1)
-    reap_orphans(sigkill(proc))
+    assert reap_orphans(sigkill(proc)) == []
+    close_pipes(proc)
     assert len(feed_requests()) == 1
     with sqlite3.connect(db_path(env)) as con:
         assert con.execute("SELECT count(*) FROM items").fetchone()[0] == 0

@@ -4,7 +4,6 @@ and the matching stage (pipeline/alerts.py)."""
 from __future__ import annotations
 
 import pickle
-import time
 from pathlib import Path
 
 import pytest
@@ -272,16 +271,3 @@ def test_default_config_loads_and_is_useful():
             "Bashar Barhoum", "Caesar files"} <= raised
     assert on_topic(settings.topic, "الإفراج عن المعتقلين من سجن صيدنايا", "", "")
     assert on_topic(settings.topic, "Syrian rebels take Hama", "Army withdraws", "") is None
-
-
-def test_matching_is_fast_enough():
-    settings = load_settings(ROOT / "config" / "watch.yaml")
-    seed = (ROOT / "seeds" / "000_ecf7d2cffda6f16f.txt").read_text(encoding="utf-8")
-    article = " ".join((seed * 2).split()[:1000])
-    rounds = 20
-    began = time.perf_counter()
-    for i in range(rounds):
-        body = article + f" {i}"            # a new item each time: nothing cached
-        on_topic(settings.topic, "Title", "", body)
-        match_alerts(settings.alerts[:10], "Title", "", body)
-    assert (time.perf_counter() - began) / rounds < 0.010   # ~2 ms here; lenient for slow CI

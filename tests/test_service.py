@@ -68,9 +68,9 @@ class RunningService:
         with self.cond:
             return "\n".join(self.lines)
 
-    def terminate(self, timeout: float = 10) -> tuple[int, float]:
+    def terminate(self, timeout: float = 10, sig: int = signal.SIGTERM) -> tuple[int, float]:
         started = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
         rc = self.proc.wait(timeout)
         return rc, time.monotonic() - started
 
@@ -220,6 +220,32 @@ def test_sigterm_mid_cycle_exits_cleanly_with_work_committed(web, env, tmp_path,
     assert not [p for p in tmp_path.rglob("*.tmp")]
 
 
+def test_sigterm_during_a_hung_fetch_still_exits_within_ten_seconds(web, env, tmp_path,
+                                                                    services):
+    hanging = threading.Event()
+    base = web.server.RequestHandlerClass
+
+    class HungArticles(base):
+        def do_GET(self):
+            if self.path.startswith("/hung/"):
+                hanging.set()
+                time.sleep(20)
+            super().do_GET()
+
+    web.server.RequestHandlerClass = HungArticles
+    feed = publish(web, [article(web, "/hung/1", "Report on Syrian detainees", TADAMON_REPORT)])
+    config = write_config(tmp_path, [{"name": "wire", "url": feed}], poll_interval="1s",
+                          network={"deadline": 60, "read_timeout": 60})
+    svc = services(config, env)
+    assert hanging.wait(20), svc.output()
+    rc, took = svc.terminate()
+    assert rc == 0 and took < 10, svc.output()
+    assert "did not finish" in svc.output()
+    store = storage.open_store(env["DATABASE_URL"])
+    assert storage.integrity_check(store) == "ok"
+    assert storage.count_items(store) == 0          # the unfinished feed was not committed
+
+
 def test_missed_digest_is_written_once_across_restarts(web, env, tmp_path, services):
     tz = ZoneInfo("Europe/London")
     local = datetime.now(tz)
@@ -244,7 +270,7 @@ def test_missed_digest_is_written_once_across_restarts(web, env, tmp_path, servi
 
     again = services(config, env)
     again.wait_for(SUMMARY, n=2)
-    assert again.terminate()[0] == 0
+    assert again.terminate(sig=signal.SIGINT)[0] == 0          # Ctrl-C stops it cleanly too
     assert again.count("digest: wrote") == 0
     assert {f: (f.stat().st_mtime_ns, f.read_bytes()) for f in files} == before
     assert _digest_rows(db) == [day]
