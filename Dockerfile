@@ -17,7 +17,7 @@ RUN groupadd --gid 1000 newswatch \
     && chown newswatch:newswatch /app /data /output
 
 WORKDIR /app
-USER newswatch
+USER 1000:1000
 
 # Dependencies first, so editing code or config does not reinstall them: the
 # editable install only needs the project metadata and the package folders.

@@ -32,9 +32,16 @@ digest: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.installed-test
-	$(BIN)/python bench/dedupe_eval.py
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -e '.[test,bench]'
+	touch $@ $(VENV)/.installed $(VENV)/.installed-test
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/topic_eval.py
+	$(BIN)/python bench/dedupe_eval.py --compare
+	$(BIN)/python bench/dedupe_scale.py
+	$(BIN)/python bench/extract_quality.py
+	$(BIN)/python bench/pipeline_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("run", cmd_run, "run the long-lived service (scheduled polls and digests)")
     p = command("digest", cmd_digest, "write the digest of one day (Markdown, HTML, JSON)")
     p.add_argument("--date", type=_parse_date, default=None, metavar="YYYY-MM-DD",
-                   help="the day (default: today in the configured time zone)")
+                   help="the digest of that date: items found in the 24 hours up to its "
+                   "digest_time (default: the digest still open, which holds the newest items)")
     command("export", cmd_export, "print every entry URL seen as JSON lines")
     command("check-config", cmd_check_config, "validate the config file (exit 0 or 2)")
     command("health", cmd_health, "exit 0 when the last cycle finished within 2× the poll "
@@ -138,7 +139,9 @@ def cmd_digest(args, env) -> int:
 
     settings = _settings(args, env)
     store = _store(settings)
-    day = args.date or datetime.now(settings.tz).date()
+    # without --date: the digest the newest items go into (the one still open)
+    day = args.date or digest.digest_day_of(datetime.now(timezone.utc), settings.digest_time,
+                                            settings.tz)
     for path in digest.write_day(settings, store, day):
         print(path)
     return EXIT_OK

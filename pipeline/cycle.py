@@ -25,7 +25,7 @@ from pipeline.errors import FeedError, FetchError, HTTPStatusError, RefusedURL
 from pipeline.extract import fallback_article
 from pipeline.fetch import Fetcher
 from pipeline.netguard import redact_url
-from pipeline.pool import ExtractedPage, ExtractionPool
+from pipeline.pool import ExtractedPage, ExtractionPool, RuleSet
 from pipeline.records import Article, CycleSummary, FeedEntry, FeedState, ItemOutcome
 
 log = logging.getLogger("newswatch.cycle")
@@ -101,6 +101,7 @@ class _Cycle:
         self.now = now or datetime.now(timezone.utc)
         self.summary = CycleSummary(started_at=self.now)
         self.claimed: dict[str, str] = {}   # canonical URL -> entry URL, this cycle
+        self._rules: RuleSet | None = None  # for the workers, made at the first page
 
     async def run(self) -> CycleSummary:
         states = storage.feed_states(self.p.store)
@@ -197,7 +198,11 @@ class _Cycle:
         if res.content_type not in _HTML_TYPES:
             reason = f"extract: not an HTML page ({res.content_type}) ({redact_url(res.final_url)})"
             return ExtractedPage(article=fallback_article(entry, reason))
-        page = await self.p.pool.extract(res.body, res.final_url, self.cfg.dedupe)
+        if self._rules is None:
+            self._rules = RuleSet.of(self.cfg.topic, self.cfg.alerts)
+        # the rules are matched in the worker too: the event loop's process keeps its CPU
+        page = await self.p.pool.extract(res.body, res.final_url, self.cfg.dedupe,
+                                         self._rules, entry.title, entry.summary)
         if page.article is None:
             return ExtractedPage(article=fallback_article(entry, page.error or "no text"))
         return page
@@ -218,8 +223,11 @@ class _Cycle:
             return self._outcome(entry, canonical, "duplicate", article=art,
                                  duplicate_of=match.key)
         title = art.title or entry.title
-        topic, hits = alerts.judge(self.cfg.topic, self.cfg.alerts, title, entry.summary,
-                                   art.text)
+        if page.matched:                       # judged in the worker (pool.extract_page)
+            topic, hits = page.topic, list(page.alerts)
+        else:
+            topic, hits = alerts.judge(self.cfg.topic, self.cfg.alerts, title, entry.summary,
+                                       art.text)
         if topic is None:
             return self._outcome(entry, canonical, "off_topic",
                                  article=replace(art, text=""))

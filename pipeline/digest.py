@@ -48,6 +48,7 @@ class DigestItem:
 class Digest:
     day: str
     timezone: str
+    covers: str                     # the local window of discovery times the digest holds
     generated_at: str
     alert_groups: list[dict]        # {"rule": name, "items": [DigestItem]}
     other_items: list[DigestItem]
@@ -56,16 +57,30 @@ class Digest:
     failing_feeds: list[dict]
 
 
-def day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
-    """[start, end) of a local calendar day, in UTC (DST days are 23 or 25 hours)."""
-    start = datetime.combine(day, time(0), tz).astimezone(timezone.utc)
-    end = datetime.combine(day + timedelta(days=1), time(0), tz).astimezone(timezone.utc)
-    return start, end
+def digest_window(day: date, digest_time: time, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[start, end) in UTC of the digest dated ``day``: the items found in the
+    local day that ends at ``digest_time`` on ``day`` (from ``digest_time`` the
+    day before). The digest written at 07:00 on 9 December is dated
+    2024-12-09 and holds everything found since 07:00 on the 8th, so by the
+    time it is written no new item can fall into it: a digest regenerated later
+    has the same content. A DST day's window is 23 or 25 hours long."""
+    start = datetime.combine(day - timedelta(days=1), digest_time, tz)
+    end = datetime.combine(day, digest_time, tz)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
 
 
-def build_digest(store: storage.Store, day: date, *, tz: ZoneInfo, alert_order: list[str],
-                 feed_urls: list[str], now: datetime | None = None) -> Digest:
-    start, end = day_bounds(day, tz)
+def digest_day_of(moment: datetime, digest_time: time, tz: ZoneInfo) -> date:
+    """The date of the digest that an item found at ``moment`` appears in."""
+    local = moment.astimezone(tz)
+    if local.time().replace(tzinfo=None) < digest_time:
+        return local.date()
+    return local.date() + timedelta(days=1)
+
+
+def build_digest(store: storage.Store, day: date, *, tz: ZoneInfo, digest_time: time,
+                 alert_order: list[str], feed_urls: list[str],
+                 now: datetime | None = None) -> Digest:
+    start, end = digest_window(day, digest_time, tz)
     items = storage.items_between(store, start, end)
     new = [i for i in items if i.status == "new"]
     leads, followers = _stories(new)
@@ -82,6 +97,7 @@ def build_digest(store: storage.Store, day: date, *, tz: ZoneInfo, alert_order: 
               for s in ("new", "duplicate", "off_topic", "failed")}
     return Digest(
         day=day.isoformat(), timezone=str(tz.key),
+        covers=f"{start.astimezone(tz):%Y-%m-%d %H:%M} to {end.astimezone(tz):%Y-%m-%d %H:%M}",
         generated_at=(now or datetime.now(timezone.utc)).astimezone(tz).isoformat(timespec="seconds"),
         alert_groups=[{"rule": r, "items": groups[r]} for r in order],
         other_items=others, counts=counts,
@@ -237,7 +253,7 @@ def write_day(settings, store: storage.Store, day: date, *,
               now: datetime | None = None) -> list[Path]:
     """Build, write and record the digest of one local day (used by the CLI and
     the scheduler alike)."""
-    digest = build_digest(store, day, tz=settings.tz,
+    digest = build_digest(store, day, tz=settings.tz, digest_time=settings.digest_time,
                           alert_order=[r.name for r in settings.alerts],
                           feed_urls=[f.url for f in settings.feeds], now=now)
     paths = write_digest(digest, settings.output_dir)

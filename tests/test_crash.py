@@ -178,9 +178,9 @@ def _kill_at_random_moment(cfg, env, tmp, srv: FaultServer, prefix: str, rng: ra
     started = time.monotonic()
     if mode == "startup":                 # imports, schema creation, index loading
         target = lambda: time.monotonic() - started >= delay  # noqa: E731
-        delay = rng.uniform(0.2, 1.4)
+        delay = rng.uniform(0.2, 1.2)
     elif mode == "cycle":                 # any moment once the first feed was asked for
-        delay, first = rng.uniform(0.0, 3.0), None
+        delay, first = rng.uniform(0.0, 2.2), None
 
         def target():
             nonlocal first
@@ -188,7 +188,7 @@ def _kill_at_random_moment(cfg, env, tmp, srv: FaultServer, prefix: str, rng: ra
                 first = time.monotonic()
             return first is not None and time.monotonic() - first >= delay
     else:                                 # after the k-th article request (fetch/extract)
-        k = rng.randint(1, FEEDS * ENTRIES // 2)
+        k = rng.randint(1, FEEDS * ENTRIES // 3)
         delay = k
 
         def target():

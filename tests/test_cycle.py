@@ -105,7 +105,7 @@ def test_cycles_store_dedupe_alert_and_digest(site, env, tmp_path):
     assert len(site.requests_to("/a/prison-guards")) == 1     # the tracked copy was not fetched
 
     # the digest of that day, in three formats
-    day = datetime.now(timezone.utc).date()
+    day = digest.digest_day_of(datetime.now(timezone.utc), settings.digest_time, settings.tz)
     paths = digest.write_day(settings, store, day)
     assert {p.suffix for p in paths} == {".md", ".html", ".json"}
     doc = json.loads(next(p for p in paths if p.suffix == ".json").read_text())

@@ -5,7 +5,7 @@ import json
 import os
 import re
 from html.parser import HTMLParser
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -54,7 +54,8 @@ def _fill(store):
 
 
 def _digest(store, feeds=("https://user:secret@feeds.example/rss?token=abc123",)):
-    return digest_mod.build_digest(store, date(2024, 12, 9), tz=UTC, alert_order=["Sednaya"],
+    return digest_mod.build_digest(store, date(2024, 12, 9), tz=UTC, digest_time=time(23, 0),
+                                   alert_order=["Sednaya"],
                                    feed_urls=list(feeds), now=NOW)
 
 
@@ -146,9 +147,25 @@ def test_failure_to_write_keeps_previous_digest(store, tmp_path):
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
 
 
-def test_day_bounds_follow_dst():
-    start, end = digest_mod.day_bounds(date(2024, 3, 31), ZoneInfo("Europe/London"))
+def test_digest_window_ends_at_digest_time_and_follows_dst():
+    london = ZoneInfo("Europe/London")
+    start, end = digest_mod.digest_window(date(2024, 12, 9), time(7, 0), london)
+    assert (start.isoformat(), end.isoformat()) == ("2024-12-08T07:00:00+00:00",
+                                                    "2024-12-09T07:00:00+00:00")
+    start, end = digest_mod.digest_window(date(2024, 3, 31), time(7, 0), london)
     assert (end - start).total_seconds() == 23 * 3600
+    start, end = digest_mod.digest_window(date(2024, 10, 27), time(7, 0), london)
+    assert (end - start).total_seconds() == 25 * 3600
+
+
+def test_every_moment_belongs_to_exactly_one_digest():
+    london = ZoneInfo("Europe/London")
+    for moment in [datetime(2024, 12, 9, 6, 59, tzinfo=timezone.utc),
+                   datetime(2024, 12, 9, 7, 0, tzinfo=timezone.utc),
+                   datetime(2024, 3, 31, 5, 59, tzinfo=timezone.utc)]:
+        day = digest_mod.digest_day_of(moment, time(7, 0), london)
+        start, end = digest_mod.digest_window(day, time(7, 0), london)
+        assert start <= moment < end
 
 
 def test_disk_full_keeps_previous_digest(store, env, tmp_path):
@@ -164,13 +181,14 @@ def test_disk_full_keeps_previous_digest(store, env, tmp_path):
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     script = textwrap.dedent(f"""
         import resource, signal, sys
-        from datetime import date, datetime, timezone
+        from datetime import date, datetime, time, timezone
         from zoneinfo import ZoneInfo
         import storage
         from pipeline import digest
         from pipeline.errors import DigestError
         store = storage.open_store({env["DATABASE_URL"]!r})
         d = digest.build_digest(store, date(2024, 12, 9), tz=ZoneInfo("UTC"),
+                                digest_time=time(23, 0),
                                 alert_order=[], feed_urls=[],
                                 now=datetime(2024, 12, 10, tzinfo=timezone.utc))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
