@@ -1,6 +1,9 @@
 """Precision and recall of the dedupe stage's text decisions on a labelled set.
 
-    .venv/bin/python bench/dedupe_eval.py [--sweep]
+    .venv/bin/python bench/dedupe_eval.py [--sweep] [--compare]
+
+``--compare`` also measures datasketch's MinHash (Jaccard LSH and LSH Ensemble)
+on the same set, next to the bottom-k sketch (bench/dedupe_compare.py).
 
 The set is built from the 181 human-written article bodies of the article
 extraction benchmark (``ground-truth.json``; ../shared copy if present, else
@@ -324,17 +327,25 @@ def print_report(es: EvalSet, report: Report, cfg: DedupeConfig) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sweep", action="store_true", help="also try other thresholds")
+    ap.add_argument("--compare", action="store_true",
+                    help="also measure datasketch MinHash LSH / LSH Ensemble on the same set")
     args = ap.parse_args(argv)
     cfg = DedupeConfig()
     seed = next(s.text for s in load_seeds(ROOT / "seeds") if s.name == SEED_NAME)
     es = build_set(load_bodies(), seed, cfg)
-    print_report(es, evaluate(es, cfg), cfg)
+    report = evaluate(es, cfg)
+    print_report(es, report, cfg)
     if args.sweep:
         print("\nthreshold sweep (containment, embedded_share): precision recall")
         for c in (0.4, 0.5, 0.6, 0.7, 0.8):
             for e in (0.4, 0.5, 0.6):
                 r = evaluate(es, replace(cfg, containment=c, embedded_share=e))
                 print(f"  {c:.1f} {e:.1f}: {r.precision:.4f} {r.recall:.4f}")
+    if args.compare:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from dedupe_compare import compare  # imported late: datasketch is for --compare only
+
+        compare(es, cfg, report)
     return 0
 
 

@@ -554,6 +554,8 @@ def main(argv=None) -> int:
     ap.add_argument("--latency", type=float, default=0.05)
     ap.add_argument("--dup-share", type=float, default=0.05)
     ap.add_argument("--profile", action="store_true", help="cProfile the flood's main process")
+    ap.add_argument("--rules-in-main", action="store_true",
+                    help="match topic/alert rules in the main process (before the change)")
     ap.add_argument("--stored", default="2000,20000")
     ap.add_argument("--share", type=float, default=0.01, help="trickle: share of entries new")
     ap.add_argument("--repeat", type=int, default=3)
@@ -562,6 +564,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args(argv)
     args.argv = argv
+    if args.rules_in_main:      # the cycle as it was: no RuleSet, so decide() judges
+        cycle_mod.RuleSet.of = staticmethod(lambda *a, **k: None)
     print(f"# {datetime.now():%Y-%m-%d %H:%M}, {platform.node()}, {psutil.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GB, Python {platform.python_version()}")
     if args.what in ("flood", "all"):

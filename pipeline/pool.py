@@ -115,7 +115,10 @@ class ExtractionPool:
             # forkserver: forking the event loop's process (threads, sockets) is unsafe,
             # and max_tasks_per_child is not allowed with plain fork
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["pipeline.pool"])
+            # trafilatura, numpy and the rules imported once in the forkserver, not in
+            # every worker: workers are recycled every max_tasks_per_child pages
+            ctx.set_forkserver_preload(["pipeline.pool", "trafilatura", "pipeline.dedupe",
+                                        "pipeline.alerts"])
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=ctx, initializer=_warm_up, initargs=(os.getpid(),),
                 max_tasks_per_child=self.cfg.max_tasks_per_child or None)
