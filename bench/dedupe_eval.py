@@ -345,7 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         from dedupe_compare import compare  # imported late: datasketch is for --compare only
 
-        compare(es, cfg, report)
+        compare(es, cfg, report, evaluate)
     return 0
 
 

@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         print(f"newswatch: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except CycleLocked as exc:
-        print(f"newswatch: skipped: {str(exc).removeprefix('storage: ')}", file=sys.stderr)
+        print(f"newswatch: skipped: {exc.reason}", file=sys.stderr)
         return EXIT_BUSY
     except NewswatchError as exc:
         print(f"newswatch: {exc}", file=sys.stderr)

@@ -8,16 +8,18 @@ the URL or file they are about: ``fetch: 429 too many requests (https://…)``.
 
     NewswatchError
     ├── ConfigError              config: a key is missing, malformed or out of range
-    ├── FetchError               fetch: the request did not give a usable body
-    │   ├── RefusedURL           fetch: the URL is not allowed (scheme, private address)
-    │   ├── HTTPStatusError      fetch: the server answered 4xx/5xx (carries status, retry_after)
-    │   ├── TooLarge             fetch: body (or decoded body) over the size cap
-    │   ├── DeadlineExceeded     fetch: the whole request took longer than its deadline
-    │   └── TooManyRedirects     fetch: redirect loop or chain longer than the cap
-    ├── FeedError                feeds: the bytes are not a feed (no entries, HTML page …)
-    ├── ExtractError             extract: the page gave no article text
-    ├── StorageError             storage: the database refused or is locked
-    └── DigestError              digest: the digest could not be written
+    └── StageError               "<stage>: <message> (<url or path>)"
+        ├── FetchError           fetch: the request did not give a usable body
+        │   ├── RefusedURL       fetch: the URL is not allowed (scheme, private address)
+        │   ├── HTTPStatusError  fetch: the server answered 4xx/5xx (status, retry_after)
+        │   ├── TooLarge         fetch: body (or decoded body) over the size cap
+        │   ├── DeadlineExceeded fetch: the whole request took longer than its deadline
+        │   └── TooManyRedirects fetch: redirect loop or chain longer than the cap
+        ├── FeedError            feeds: the bytes are not a feed (no entries, HTML page …)
+        ├── ExtractError         extract: the page gave no article text
+        ├── StorageError         storage: the database refused or is locked
+        │   └── CycleLocked      storage: another cycle holds the database (storage/store.py)
+        └── DigestError          digest: the digest could not be written
 """
 
 from __future__ import annotations
@@ -38,12 +40,21 @@ class ConfigError(NewswatchError):
         super().__init__(f"config: {where}: {message}" if where else f"config: {message}")
 
 
-class FetchError(NewswatchError):
-    """A request failed; ``url`` is the URL asked for, already stripped of credentials."""
+class StageError(NewswatchError):
+    """A stage's failure about one URL or path: ``"<stage>: <message> (<where>)"``."""
+
+    stage = ""
 
     def __init__(self, message: str, *, url: str = ""):
-        self.url = url
-        super().__init__(f"fetch: {message} ({url})" if url else f"fetch: {message}")
+        self.url = url     # already stripped of credentials by whoever raises
+        self.reason = message
+        super().__init__(f"{self.stage}: {message} ({url})" if url else f"{self.stage}: {message}")
+
+
+class FetchError(StageError):
+    """A request failed; ``url`` is the URL asked for, already stripped of credentials."""
+
+    stage = "fetch"
 
 
 class RefusedURL(FetchError):
@@ -70,24 +81,21 @@ class TooManyRedirects(FetchError):
     """A redirect loop, or more hops than the cap."""
 
 
-class FeedError(NewswatchError):
-    def __init__(self, message: str, *, url: str = ""):
-        self.url = url
-        super().__init__(f"feeds: {message} ({url})" if url else f"feeds: {message}")
+class FeedError(StageError):
+    stage = "feeds"
 
 
-class ExtractError(NewswatchError):
-    def __init__(self, message: str, *, url: str = ""):
-        self.url = url
-        super().__init__(f"extract: {message} ({url})" if url else f"extract: {message}")
+class ExtractError(StageError):
+    stage = "extract"
 
 
-class StorageError(NewswatchError):
-    def __init__(self, message: str):
-        super().__init__(f"storage: {message}")
+class StorageError(StageError):
+    stage = "storage"
 
 
-class DigestError(NewswatchError):
+class DigestError(StageError):
+    stage = "digest"
+
     def __init__(self, message: str, *, path: str = ""):
         self.path = path
-        super().__init__(f"digest: {message} ({path})" if path else f"digest: {message}")
+        super().__init__(message, url=path)

@@ -109,8 +109,19 @@ class ExtractionPool:
         self.cfg = cfg
         self.workers = cfg.workers or os.cpu_count() or 1
         self._executor: ProcessPoolExecutor | None = None
+        self._pages = 0                  # pages given to the current executor
+        self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
 
     def _start(self) -> ProcessPoolExecutor:
+        limit = self.cfg.max_tasks_per_child * self.workers
+        if self._executor is not None and limit and self._pages >= limit:
+            # Recycling is done here, by replacing the executor (its workers finish the
+            # pages they have, then exit), not by ProcessPoolExecutor's own
+            # max_tasks_per_child: on CPython 3.11-3.13 that deadlocks as soon as pages
+            # are queued when a worker retires (python/cpython#115634): a flood hung.
+            old, self._executor = self._executor, None
+            threading.Thread(target=old.shutdown, kwargs={"wait": True}, daemon=True,
+                             name="newswatch-retire-workers").start()
         if self._executor is None:
             # forkserver: forking the event loop's process (threads, sockets) is unsafe,
             # and max_tasks_per_child is not allowed with plain fork
@@ -120,18 +131,24 @@ class ExtractionPool:
             ctx.set_forkserver_preload(["pipeline.pool", "trafilatura", "pipeline.dedupe",
                                         "pipeline.alerts"])
             self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=ctx, initializer=_warm_up, initargs=(os.getpid(),),
-                max_tasks_per_child=self.cfg.max_tasks_per_child or None)
+                max_workers=self.workers, mp_context=ctx, initializer=_warm_up, initargs=(os.getpid(),))
+            self._pages = 0
+        self._pages += 1
         return self._executor
 
     async def extract(self, html: bytes, url: str, dedupe_cfg: DedupeConfig,
                       rules: RuleSet | None = None, entry_title: str = "",
                       entry_summary: str = "") -> ExtractedPage:
         loop = asyncio.get_running_loop()
+        if self._slots is None or self._slots[0] is not loop:    # one asyncio.run per cycle
+            self._slots = (loop, asyncio.Semaphore(2 * self.workers))
         try:
-            return await loop.run_in_executor(self._start(), extract_page, html, url,
-                                              self.cfg, dedupe_cfg, rules, entry_title,
-                                              entry_summary)
+            # a few pages per worker in flight: the backlog waits here, not in the
+            # executor's queues, so a recycled executor has little left to finish
+            async with self._slots[1]:
+                return await loop.run_in_executor(self._start(), extract_page, html, url,
+                                                  self.cfg, dedupe_cfg, rules, entry_title,
+                                                  entry_summary)
         except BrokenProcessPool:
             # a worker died (out of memory, killed): start afresh for the next page
             self.close()
