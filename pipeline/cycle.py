@@ -72,11 +72,11 @@ def open_pipeline(settings: Settings, store: storage.Store) -> Pipeline:
         fp = dedupe.fingerprint(seed.text, cfg)
         if fp is not None:
             duplicates.add(seed.name, fp)
-    for url, fp_bytes, title, published, _story in storage.fingerprints(store):
+    for url, fp_bytes, title, published, story in storage.fingerprints(store):
         fp = dedupe.Fingerprint.from_bytes(fp_bytes) if fp_bytes else None
         if fp is not None:
             duplicates.add(url, fp)
-        stories.add(url, title, fp, published)
+        stories.add(url, title, fp, published, story=story or url)
     return Pipeline(settings=settings, store=store, duplicates=duplicates, stories=stories,
                     pool=ExtractionPool(settings.extract), seeds=[s.name for s in seeds])
 
@@ -233,7 +233,7 @@ class _Cycle:
                                  article=replace(art, text=""))
         published = entry.published or self.now
         story = self.p.stories.find_story(title, fp, published)
-        self.p.stories.add(entry.link, title, fp, published)
+        self.p.stories.add(entry.link, title, fp, published, story=story or entry.link)
         if fp is not None:
             self.p.duplicates.add(entry.link, fp)
         return self._outcome(entry, canonical, "new", article=art, fingerprint=fp_bytes,

@@ -17,9 +17,10 @@ the other. Without a publication time an item is placed at the time it is added.
 
 from __future__ import annotations
 
-import bisect
+import heapq
 import math
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from pipeline.config import DedupeConfig
@@ -30,6 +31,7 @@ would could has have had are was were its their his her they them than then who 
 where why how new news live latest update updates video watch more not but our your you all
 out off via per les des une pour dans sur avec من في على إلى الى عن مع بعد هذا التي الذي""".split())
 _STEM = 6      # crude stemming for titles: "prisoners", "prison" -> "prison"
+_STORY_KEYS = 128   # of a sketch's smallest hashes, how many index it for stories
 
 
 def title_words(title: str) -> frozenset[str]:
@@ -38,52 +40,111 @@ def title_words(title: str) -> frozenset[str]:
                      if len(w) >= 3 and w not in _STOP and not w.isdigit())
 
 
-@dataclass(order=True)
+@dataclass
 class _Item:
     when: datetime
     seq: int
-    key: str = field(compare=False)
-    story: str = field(compare=False)
-    title: frozenset[str] = field(compare=False)
-    fp: Fingerprint | None = field(compare=False)
+    key: str
+    story: str
+    title: frozenset[str]
+    fp: Fingerprint | None
 
 
 class StoryIndex:
-    """New items by publication time, for finding the story a new item joins."""
+    """Recent new items, for finding the story a new item joins.
+
+    Candidates come from inverted indexes (title words, sketch hashes), never
+    from a scan, so a decision costs the same with 100 or 100,000 items stored;
+    items older than the window behind the newest one are dropped, so memory is
+    bounded by a few days of news, not by the archive.
+    """
+
+    _PER_POSTING = 200    # most recent postings read per word or hash
 
     def __init__(self, cfg: DedupeConfig):
         self.cfg = cfg
-        self._items: list[_Item] = []            # sorted by (when, seq)
-        self._title_df: dict[str, int] = {}      # titles containing each word
+        self._window = timedelta(hours=cfg.story_window_hours)
+        self._live: dict[int, _Item] = {}
+        self._by_time: list[tuple[datetime, int]] = []        # heap: oldest first
+        self._by_word: dict[str, list[int]] = defaultdict(list)
+        self._by_hash: dict[int, list[int]] = defaultdict(list)
+        self._title_df: dict[str, int] = {}      # titles ever seen containing each word
+        self._titles_seen = 0
+        self._newest: datetime | None = None
+        self._seq = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._live)
 
     def add(self, key: str, title: str, fp: Fingerprint | None,
-            published: datetime | None) -> None:
+            published: datetime | None, story: str | None = None) -> None:
+        """Remember a new item; ``story`` is its stored story when loading the
+        archive at start-up (found here otherwise)."""
         when = _utc(published)
-        story = self.find_story(title, fp, when) or key
-        item = _Item(when, len(self._items), key, story, title_words(title), fp)
-        bisect.insort(self._items, item)
+        story = story or self.find_story(title, fp, when) or key
+        item = _Item(when, self._seq, key, story, title_words(title), fp)
+        self._seq += 1
+        self._titles_seen += 1
         for w in item.title:
             self._title_df[w] = self._title_df.get(w, 0) + 1
+        if self._newest is not None and when < self._newest - self._window:
+            return      # too old to join any story still open
+        self._live[item.seq] = item
+        heapq.heappush(self._by_time, (when, item.seq))
+        for w in item.title:
+            self._by_word[w].append(item.seq)
+        for h in _story_hashes(fp):
+            self._by_hash[h].append(item.seq)
+        self._newest = max(self._newest or when, when)
+        self._forget_old()
 
     def find_story(self, title: str, fp: Fingerprint | None,
                    published: datetime | None) -> str | None:
         """Key of the first item of the story this one belongs to, or None."""
         when = _utc(published)
-        window = timedelta(hours=self.cfg.story_window_hours)
-        lo = bisect.bisect_left(self._items, _Item(when - window, -1, "", "", frozenset(), None))
-        hi = bisect.bisect_right(self._items,
-                                 _Item(when + window, len(self._items) + 1, "", "",
-                                       frozenset(), None))
         words_ = title_words(title)
         best: tuple[float, int, str] | None = None
-        for item in self._items[lo:hi]:
-            score = self._similarity(words_, fp, item)
+        for item, texts_meet in self._candidates(words_, fp):
+            if abs(item.when - when) > self._window:
+                continue
+            score = self._similarity(words_, fp if texts_meet else None, item)
             if score is not None and (best is None or (score, -item.seq) > best[:2]):
                 best = (score, -item.seq, item.story)
         return best[2] if best else None
+
+    def _candidates(self, words_: frozenset[str], fp: Fingerprint | None
+                    ) -> list[tuple[_Item, bool]]:
+        """Items sharing a title word or sketch hashes, each with whether their
+        texts share enough hashes to be worth comparing."""
+        by_text: dict[int, int] = defaultdict(int)
+        for h in _story_hashes(fp):
+            for seq in self._by_hash.get(h, ())[-self._PER_POSTING:]:
+                by_text[seq] += 1
+        seqs = set(by_text)
+        for w in words_:
+            seqs.update(self._by_word.get(w, ())[-self._PER_POSTING:])
+        return [(self._live[s], by_text.get(s, 0) >= 2) for s in seqs if s in self._live]
+
+    def _forget_old(self) -> None:
+        horizon = self._newest - self._window
+        dropped = 0
+        while self._by_time and self._by_time[0][0] < horizon:
+            _, seq = heapq.heappop(self._by_time)
+            self._live.pop(seq, None)
+            dropped += 1
+        if dropped and sum(map(len, self._by_word.values())) > 4 * max(64, len(self._live)):
+            self._rebuild_postings()
+
+    def _rebuild_postings(self) -> None:
+        """Drop postings of forgotten items once they outnumber the live ones."""
+        self._by_word = defaultdict(list)
+        self._by_hash = defaultdict(list)
+        for seq in sorted(self._live):
+            item = self._live[seq]
+            for w in item.title:
+                self._by_word[w].append(seq)
+            for h in _story_hashes(item.fp):
+                self._by_hash[h].append(seq)
 
     def _similarity(self, words_: frozenset[str], fp: Fingerprint | None,
                     item: _Item) -> float | None:
@@ -102,10 +163,16 @@ class StoryIndex:
         shared = a & b
         if len(shared) < 2:
             return 0.0
-        n = len(self._items) + 1
+        n = self._titles_seen + 1
         weight = {w: math.log((n + 1) / (self._title_df.get(w, 0) + 1)) + 0.1 for w in a | b}
         smaller = min(sum(weight[w] for w in a), sum(weight[w] for w in b))
         return sum(weight[w] for w in shared) / smaller if smaller else 0.0
+
+
+def _story_hashes(fp: Fingerprint | None) -> list[int]:
+    """The sketch hashes that index a text for stories: two texts sharing a
+    story_text_overlap of their shingles share some of their smallest hashes."""
+    return [] if fp is None else fp.hashes[:_STORY_KEYS].tolist()
 
 
 def _utc(when: datetime | None) -> datetime:
