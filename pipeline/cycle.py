@@ -16,7 +16,7 @@ import logging
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Awaitable, Callable, TypeVar
 
 import storage
 from pipeline import alerts, dedupe, feeds
@@ -31,6 +31,8 @@ from pipeline.records import Article, CycleSummary, FeedEntry, FeedState, ItemOu
 log = logging.getLogger("newswatch.cycle")
 Progress = Callable[[CycleSummary], None]
 _HTML_TYPES = ("", "text/html", "application/xhtml+xml", "text/plain")
+STOP_GRACE = 4.0   # seconds the items in flight get to finish after a stop request
+T = TypeVar("T")
 
 
 @dataclass
@@ -112,20 +114,47 @@ class _Cycle:
                 self.summary.feeds_skipped += 1
             else:
                 due.append((feed, state))
-        async with Fetcher(self.cfg.network) as fetcher:
-            self.fetcher = fetcher
-            await asyncio.gather(*(self.poll_feed(f, s) for f, s in due))
+        self.abandon = asyncio.Event()
+        watcher = asyncio.create_task(self._watch_stop())
+        try:
+            async with Fetcher(self.cfg.network) as fetcher:
+                self.fetcher = fetcher
+                await asyncio.gather(*(self.poll_feed(f, s) for f, s in due))
+        finally:
+            watcher.cancel()
         self.summary.finished_at = datetime.now(timezone.utc)
         return self.summary
+
+    async def _watch_stop(self) -> None:
+        """After a stop request, give the items in flight STOP_GRACE seconds to
+        finish, then abandon the rest (a hung server must not hold a shutdown
+        for a whole request deadline); abandoned work is simply redone by the
+        next cycle, since nothing of it was committed."""
+        while not self.stop.is_set():
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(STOP_GRACE)
+        self.abandon.set()
+
+    async def _unless_abandoned(self, work: Awaitable[T]) -> T | None:
+        task = asyncio.ensure_future(work)
+        quit_ = asyncio.ensure_future(self.abandon.wait())
+        done, _ = await asyncio.wait({task, quit_}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            quit_.cancel()
+            return task.result()
+        task.cancel()
+        return None
 
     async def poll_feed(self, feed: FeedSpec, state: FeedState) -> None:
         if self.stop.is_set():
             return
         self.summary.feeds_polled += 1
         try:
-            res = await self.fetcher.fetch(feed.url, trusted=True, etag=state.etag,
-                                           last_modified=state.last_modified,
-                                           accept=feeds.ACCEPT)
+            res = await self._unless_abandoned(self.fetcher.fetch(
+                feed.url, trusted=True, etag=state.etag, last_modified=state.last_modified,
+                accept=feeds.ACCEPT))
+            if res is None:          # abandoned at shutdown: the next cycle polls it
+                return
             if res.not_modified:
                 self.summary.feeds_not_modified += 1
                 self._save(feed, self._succeeded(feed, state, state.etag, state.last_modified))
@@ -186,8 +215,13 @@ class _Cycle:
         return outcomes, complete
 
     async def article(self, entry: FeedEntry) -> ExtractedPage | None:
+        """The entry's page, fetched and extracted; None when a stop came first
+        (or abandoned it), so that the next cycle does it."""
         if self.stop.is_set():
             return None
+        return await self._unless_abandoned(self._fetch_article(entry))
+
+    async def _fetch_article(self, entry: FeedEntry) -> ExtractedPage:
         try:
             res = await self.fetcher.fetch(entry.link, trusted=False)
         except RefusedURL as exc:

@@ -160,3 +160,40 @@ def test_failing_feed_backs_off_and_recovers(site, env, tmp_path):
         assert state.consecutive_failures == 0 and state.last_error is None
     finally:
         pipeline.close()
+
+
+def test_stop_abandons_a_hung_article_after_the_grace_period(env, tmp_path):
+    """A server that never answers must not hold a shutdown for a whole request
+    deadline: after STOP_GRACE the cycle gives up on it, commits what finished,
+    and leaves the feed's validators alone so the next cycle does the rest."""
+    import threading
+    import time
+
+    from faultserver import FaultServer
+    from pipeline.cycle import STOP_GRACE
+
+    with FaultServer() as srv:
+        srv.static("/a/fast", _page(TALIBAN), "text/html")
+        srv.stall("/a/hung")
+        srv.static("/feed.xml", rss("F", [
+            {"title": "Taliban frees hostages", "link": srv.url("/a/fast")},
+            {"title": "Prison that never answers", "link": srv.url("/a/hung")}]).encode(),
+            "application/rss+xml", etag='"v1"')
+        settings = load_settings(write_config(tmp_path, [{"name": "F", "url": srv.url("/feed.xml")}],
+                                              network={"deadline": 60, "read_timeout": 60}),
+                                 env=env)
+        store = storage.open_store(settings.database_url)
+        pipeline = open_pipeline(settings, store)
+        stop = threading.Event()
+        try:
+            threading.Timer(1.5, stop.set).start()
+            began = time.monotonic()
+            summary = run_cycle(pipeline, stop=stop)
+            took = time.monotonic() - began
+        finally:
+            pipeline.close()
+        assert took < 1.5 + STOP_GRACE + 3, took
+        rows = _export(store)
+        assert rows["a/fast"]["status"] == "new" and "a/hung" not in rows
+        assert storage.feed_states(store)[srv.url("/feed.xml")].etag is None
+        assert summary.new == 1

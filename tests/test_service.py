@@ -240,7 +240,9 @@ def test_sigterm_during_a_hung_fetch_still_exits_within_ten_seconds(web, env, tm
     assert hanging.wait(20), svc.output()
     rc, took = svc.terminate()
     assert rc == 0 and took < 10, svc.output()
-    assert "did not finish" in svc.output()
+    # the cycle gave up on the hung page after its grace period and ended by
+    # itself, so the service never needed its forced exit
+    assert "did not finish" not in svc.output() and "cycle: feeds" in svc.output()
     store = storage.open_store(env["DATABASE_URL"])
     assert storage.integrity_check(store) == "ok"
     assert storage.count_items(store) == 0          # the unfinished feed was not committed
