@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, TypeVar
 
@@ -35,29 +35,60 @@ STOP_GRACE = 4.0   # seconds the items in flight get to finish after a stop requ
 T = TypeVar("T")
 
 
+class Archive:
+    """What the pipeline remembers of everything before: the seeds and every
+    stored item in the duplicate and story indexes. Loaded at the first
+    decision, not at start-up, so a quiet cycle (nothing new) never pays for
+    it however large the archive has grown."""
+
+    def __init__(self, settings: Settings, store: storage.Store):
+        self.cfg, self.seeds_dir, self.store = settings.dedupe, settings.seeds_dir, store
+        self._indexes: tuple[dedupe.DuplicateIndex, dedupe.StoryIndex] | None = None
+
+    @property
+    def duplicates(self) -> dedupe.DuplicateIndex:
+        return self.load()[0]
+
+    @property
+    def stories(self) -> dedupe.StoryIndex:
+        return self.load()[1]
+
+    def load(self) -> tuple[dedupe.DuplicateIndex, dedupe.StoryIndex]:
+        if self._indexes is None:
+            duplicates, stories = dedupe.DuplicateIndex(self.cfg), dedupe.StoryIndex(self.cfg)
+            for seed in dedupe.load_seeds(self.seeds_dir):
+                fp = dedupe.fingerprint(seed.text, self.cfg)
+                if fp is not None:
+                    duplicates.add(seed.name, fp)
+            for url, fp_bytes, title, published, story in storage.fingerprints(self.store):
+                fp = dedupe.Fingerprint.from_bytes(fp_bytes) if fp_bytes else None
+                if fp is not None:
+                    duplicates.add(url, fp)
+                stories.add(url, title, fp, published, story=story or url)
+            self._indexes = (duplicates, stories)
+        return self._indexes
+
+
 @dataclass
 class Pipeline:
-    """What a process keeps between cycles: settings, database, indexes, workers."""
+    """What a process keeps between cycles: settings, database, archive, workers."""
 
     settings: Settings
     store: storage.Store
-    duplicates: dedupe.DuplicateIndex
-    stories: dedupe.StoryIndex
+    archive: Archive
     pool: ExtractionPool
-    seeds: list[str] = field(default_factory=list)
 
     def close(self) -> None:
         self.pool.close()
 
     def reconfigure(self, settings: Settings) -> "Pipeline":
-        """Apply a new config from the next cycle on; indexes are rebuilt only
-        when what they depend on changed."""
-        if (settings.dedupe != self.settings.dedupe or settings.seeds_dir != self.settings.seeds_dir
-                or settings.database_url != self.settings.database_url):
+        """Apply a new config from the next cycle on; the archive is reloaded
+        only when what it depends on changed."""
+        if settings.database_url != self.settings.database_url:
             self.close()
-            return open_pipeline(settings, storage.open_store(settings.database_url)
-                                 if settings.database_url != self.settings.database_url
-                                 else self.store)
+            return open_pipeline(settings, storage.open_store(settings.database_url))
+        if settings.dedupe != self.settings.dedupe or settings.seeds_dir != self.settings.seeds_dir:
+            self.archive = Archive(settings, self.store)
         if settings.extract != self.settings.extract:
             self.pool.close()
             self.pool = ExtractionPool(settings.extract)
@@ -66,21 +97,8 @@ class Pipeline:
 
 
 def open_pipeline(settings: Settings, store: storage.Store) -> Pipeline:
-    """Load the seeds and every stored fingerprint into the indexes."""
-    cfg = settings.dedupe
-    duplicates, stories = dedupe.DuplicateIndex(cfg), dedupe.StoryIndex(cfg)
-    seeds = dedupe.load_seeds(settings.seeds_dir)
-    for seed in seeds:
-        fp = dedupe.fingerprint(seed.text, cfg)
-        if fp is not None:
-            duplicates.add(seed.name, fp)
-    for url, fp_bytes, title, published, story in storage.fingerprints(store):
-        fp = dedupe.Fingerprint.from_bytes(fp_bytes) if fp_bytes else None
-        if fp is not None:
-            duplicates.add(url, fp)
-        stories.add(url, title, fp, published, story=story or url)
-    return Pipeline(settings=settings, store=store, duplicates=duplicates, stories=stories,
-                    pool=ExtractionPool(settings.extract), seeds=[s.name for s in seeds])
+    return Pipeline(settings=settings, store=store, archive=Archive(settings, store),
+                    pool=ExtractionPool(settings.extract))
 
 
 def run_cycle(pipeline: Pipeline, *, stop: threading.Event | None = None,
@@ -252,7 +270,7 @@ class _Cycle:
             fp = dedupe.fingerprint(art.text, self.cfg.dedupe)
             fp_bytes = fp.to_bytes() if fp else None
         fp = dedupe.Fingerprint.from_bytes(fp_bytes) if fp_bytes else None
-        match = self.p.duplicates.find_duplicate(fp) if fp is not None else None
+        match = self.p.archive.duplicates.find_duplicate(fp) if fp is not None else None
         if match is not None:
             return self._outcome(entry, canonical, "duplicate", article=art,
                                  duplicate_of=match.key)
@@ -266,10 +284,10 @@ class _Cycle:
             return self._outcome(entry, canonical, "off_topic",
                                  article=replace(art, text=""))
         published = entry.published or self.now
-        story = self.p.stories.find_story(title, fp, published)
-        self.p.stories.add(entry.link, title, fp, published, story=story or entry.link)
+        story = self.p.archive.stories.find_story(title, fp, published)
+        self.p.archive.stories.add(entry.link, title, fp, published, story=story or entry.link)
         if fp is not None:
-            self.p.duplicates.add(entry.link, fp)
+            self.p.archive.duplicates.add(entry.link, fp)
         return self._outcome(entry, canonical, "new", article=art, fingerprint=fp_bytes,
                              story_key=story, alerts=hits, error=art.fallback_reason)
 
