@@ -25,7 +25,6 @@ below these thresholds and are grouped by :class:`StoryIndex` instead.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -33,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 
 from pipeline.config import DedupeConfig
-from pipeline.fingerprints import Fingerprint, fingerprint, overlap
+from pipeline.fingerprints import Fingerprint, KeyIndex, fingerprint, overlap
 from pipeline.stories import StoryIndex
 
 __all__ = ["canonical_url", "Fingerprint", "fingerprint", "DuplicateMatch", "DuplicateIndex",
@@ -110,53 +109,6 @@ class DuplicateMatch:
     containment: float     # the larger of "new in old" and "old in new"
 
 
-class _KeyIndex:
-    """uint32 key -> item numbers, as sorted numpy arrays plus a small dict of
-    recent additions (merged in when it grows by a quarter). About 12 bytes a
-    posting, against ~100 for a dict of lists; lookups are binary searches."""
-
-    def __init__(self) -> None:
-        self._keys = np.empty(0, dtype=np.uint32)
-        self._items = np.empty(0, dtype=np.int32)
-        self._recent: dict[int, list[int]] = {}
-        self._recent_count = 0
-
-    def add(self, keys: np.ndarray, item: int) -> None:
-        for k in keys.tolist():
-            self._recent.setdefault(k, []).append(item)
-        self._recent_count += len(keys)
-        if self._recent_count > max(4096, self._keys.size // 4):
-            self._merge()
-
-    def _merge(self) -> None:
-        keys = np.fromiter((k for k, v in self._recent.items() for _ in v), dtype=np.uint32,
-                           count=self._recent_count)
-        items = np.fromiter((i for v in self._recent.values() for i in v), dtype=np.int32,
-                            count=self._recent_count)
-        keys, items = np.concatenate([self._keys, keys]), np.concatenate([self._items, items])
-        # lexsort: by key, then item number, so each key's postings run oldest first
-        order = np.lexsort((items, keys))
-        self._keys, self._items = keys[order], items[order]
-        self._recent, self._recent_count = {}, 0
-
-    def lookup(self, keys: np.ndarray, per_key: int) -> Counter[int]:
-        """How many of ``keys`` each item shares, reading at most ``per_key``
-        (oldest) postings per key: a boilerplate shingle in thousands of texts
-        costs no more than a rare one, and the oldest copy is the one to name."""
-        left = np.searchsorted(self._keys, keys, side="left")
-        right = np.minimum(np.searchsorted(self._keys, keys, side="right"), left + per_key)
-        runs = [self._items[lo:hi] for lo, hi in zip(left.tolist(), right.tolist()) if hi > lo]
-        if self._recent:     # postings not merged yet come after the merged ones
-            for k, room in zip(keys.tolist(), (per_key - (right - left)).tolist()):
-                if room > 0 and k in self._recent:
-                    runs.append(np.asarray(self._recent[k][:room], dtype=np.int32))
-        hits: Counter[int] = Counter()
-        if runs:
-            items, counts = np.unique(np.concatenate(runs), return_counts=True)
-            hits.update(dict(zip(items.tolist(), counts.tolist())))
-        return hits
-
-
 class DuplicateIndex:
     """Every fingerprint seen so far, for finding copies of a new one."""
 
@@ -164,7 +116,7 @@ class DuplicateIndex:
         self.cfg = cfg
         self._names: list[str] = []
         self._prints: list[Fingerprint] = []
-        self._index = _KeyIndex()
+        self._index = KeyIndex()
 
     def __len__(self) -> int:
         return len(self._names)

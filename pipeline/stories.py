@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from pipeline.config import DedupeConfig
-from pipeline.fingerprints import Fingerprint, overlap, words
+from pipeline.fingerprints import Fingerprint, KeyIndex, overlap, words
 
 _STOP = frozenset("""the and for with from that this after over into about amid says said will
 would could has have had are was were its their his her they them than then who what when
@@ -67,7 +67,8 @@ class StoryIndex:
         self._live: dict[int, _Item] = {}
         self._by_time: list[tuple[datetime, int]] = []        # heap: oldest first
         self._by_word: dict[str, list[int]] = defaultdict(list)
-        self._by_hash: dict[int, list[int]] = defaultdict(list)
+        self._by_hash = KeyIndex()                 # sketch hash -> items (compact)
+        self._dead = 0                             # forgotten items still in postings
         self._title_df: dict[str, int] = {}      # titles ever seen containing each word
         self._titles_seen = 0
         self._newest: datetime | None = None
@@ -93,8 +94,8 @@ class StoryIndex:
         heapq.heappush(self._by_time, (when, item.seq))
         for w in item.title:
             self._by_word[w].append(item.seq)
-        for h in _story_hashes(fp):
-            self._by_hash[h].append(item.seq)
+        if fp is not None:
+            self._by_hash.add(fp.hashes[:_STORY_KEYS], item.seq)
         self._newest = max(self._newest or when, when)
         self._forget_old()
 
@@ -116,10 +117,8 @@ class StoryIndex:
                     ) -> list[tuple[_Item, bool]]:
         """Items sharing a title word or sketch hashes, each with whether their
         texts share enough hashes to be worth comparing."""
-        by_text: dict[int, int] = defaultdict(int)
-        for h in _story_hashes(fp):
-            for seq in self._by_hash.get(h, ())[-self._PER_POSTING:]:
-                by_text[seq] += 1
+        by_text = (self._by_hash.lookup(fp.hashes[:_STORY_KEYS], self._PER_POSTING)
+                   if fp is not None else {})
         seqs = set(by_text)
         for w in words_:
             seqs.update(self._by_word.get(w, ())[-self._PER_POSTING:])
@@ -132,19 +131,21 @@ class StoryIndex:
             _, seq = heapq.heappop(self._by_time)
             self._live.pop(seq, None)
             dropped += 1
-        if dropped and sum(map(len, self._by_word.values())) > 4 * max(64, len(self._live)):
+        self._dead += dropped
+        if self._dead > max(64, len(self._live)):
             self._rebuild_postings()
 
     def _rebuild_postings(self) -> None:
         """Drop postings of forgotten items once they outnumber the live ones."""
         self._by_word = defaultdict(list)
-        self._by_hash = defaultdict(list)
+        self._by_hash = KeyIndex()
+        self._dead = 0
         for seq in sorted(self._live):
             item = self._live[seq]
             for w in item.title:
                 self._by_word[w].append(seq)
-            for h in _story_hashes(item.fp):
-                self._by_hash[h].append(seq)
+            if item.fp is not None:
+                self._by_hash.add(item.fp.hashes[:_STORY_KEYS], seq)
 
     def _similarity(self, words_: frozenset[str], fp: Fingerprint | None,
                     item: _Item) -> float | None:
@@ -167,12 +168,6 @@ class StoryIndex:
         weight = {w: math.log((n + 1) / (self._title_df.get(w, 0) + 1)) + 0.1 for w in a | b}
         smaller = min(sum(weight[w] for w in a), sum(weight[w] for w in b))
         return sum(weight[w] for w in shared) / smaller if smaller else 0.0
-
-
-def _story_hashes(fp: Fingerprint | None) -> list[int]:
-    """The sketch hashes that index a text for stories: two texts sharing a
-    story_text_overlap of their shingles share some of their smallest hashes."""
-    return [] if fp is None else fp.hashes[:_STORY_KEYS].tolist()
 
 
 def _utc(when: datetime | None) -> datetime:
