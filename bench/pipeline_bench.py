@@ -133,6 +133,24 @@ def tree_rss(pid: int | None = None) -> float:
     return total / 2**20
 
 
+def main_rss() -> float:
+    """RSS in MB of this process alone (the service: event loop, indexes, database)."""
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def children_pss() -> float:
+    """PSS in MB of the forkserver and extraction workers: shared pages counted
+    once (RSS would count the trafilatura pages they share with the forkserver
+    once per worker)."""
+    total = 0
+    for q in psutil.Process().children(recursive=True):
+        try:
+            total += q.memory_full_info().pss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
 class CpuClock:
     """Wall, this process's CPU, the web server's CPU and the machine's busy CPU."""
 
@@ -535,6 +553,7 @@ def cmd_memory(args) -> dict:
 
     threading.Thread(target=sampler, daemon=True).start()
     floods, quiets = [], []      # (index, peak during, rss after)
+    mains = []                   # (index, service process RSS after)
     per_flood_quiet = args.quiet // args.floods
     t0 = time.perf_counter()
     try:
@@ -544,8 +563,10 @@ def cmd_memory(args) -> dict:
             peak[0] = 0.0
             s = run_cycle(pipeline)
             floods.append((i + 1, peak[0], tree_rss(), s.articles_fetched))
+            mains.append((i + 1, main_rss()))
             print(f"  flood {i + 1}: {s.articles_fetched} articles, peak RSS {peak[0]:.0f} MB, "
-                  f"after {floods[-1][2]:.0f} MB", flush=True)
+                  f"after {floods[-1][2]:.0f} MB (service alone {mains[-1][1]:.0f} MB RSS, "
+                  f"forkserver + workers {children_pss():.0f} MB PSS)", flush=True)
             for _ in range(per_flood_quiet):
                 run_cycle(pipeline)
                 quiets.append((len(quiets) + 1, tree_rss()))
@@ -578,6 +599,9 @@ def cmd_memory(args) -> dict:
     print(f"  slope after the first flood: peak {peak_slope:+.1f} MB/flood, settled "
           f"{after_slope:+.1f} MB/flood; quiet {q_slope:+.2f} MB per 100 quiet cycles "
           f"(last {per_flood_quiet}), {q_all:+.2f} MB/100 over all after flood 1 (incl. floods)")
+    print(f"  the service process alone after each flood: "
+          f"{', '.join(f'{m:.0f}' for _, m in mains)} MB RSS; slope after the first "
+          f"{slope(mains[1:]):+.1f} MB/flood (its archive grows by {flood_size} items a flood)")
     return dict(floods=floods, quiet_slope=q_slope, peak_slope=peak_slope,
                 after_slope=after_slope)
 

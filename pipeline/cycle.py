@@ -65,6 +65,7 @@ class Archive:
                 if fp is not None:
                     duplicates.add(url, fp)
                 stories.add(url, title, fp, published, story=story or url)
+            duplicates.compact()
             self._indexes = (duplicates, stories)
         return self._indexes
 

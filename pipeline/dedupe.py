@@ -126,6 +126,10 @@ class DuplicateIndex:
         self._names.append(key)
         self._prints.append(fp)
 
+    def compact(self) -> None:
+        """Fold recent additions into the sorted index (after loading an archive)."""
+        self._index.compact()
+
     def find_duplicate(self, fp: Fingerprint) -> DuplicateMatch | None:
         """The stored text this one copies (the oldest if several do), or None."""
         hits = self._index.lookup(fp.hashes[:self.cfg.lsh_keys], self.cfg.max_postings)

@@ -211,7 +211,15 @@ class KeyIndex:
         if self._unmerged > max(4096, self._keys.size // 2):
             self._merge()
 
+    def compact(self) -> None:
+        """Merge every addition into the sorted arrays (after a bulk load)."""
+        if self._pending or self._recent:
+            self._merge()
+
     def _settle(self) -> None:
+        if sum(len(k) for k, _ in self._pending) > 4096:
+            self._merge()        # a bulk load: one sort beats a dict entry per key
+            return
         for keys, item in self._pending:
             for k in keys.tolist():
                 self._recent.setdefault(k, []).append(item)
