@@ -107,7 +107,12 @@ def run_cycle(pipeline: Pipeline, *, stop: threading.Event | None = None,
     """Poll every due feed once and store what is new. Never raises for a bad
     feed or page: failures are recorded on their feed or item and counted."""
     cycle = _Cycle(pipeline, stop or threading.Event(), progress, now)
-    summary = asyncio.run(cycle.run())
+    try:
+        summary = asyncio.run(cycle.run())
+    finally:
+        # the workers hold hundreds of MB once they have parsed pages (lxml keeps
+        # what it allocated); between cycles, minutes apart, the service needs none
+        pipeline.pool.close()
     storage.record_cycle(pipeline.store, summary.started_at, summary.finished_at, summary.line())
     return summary
 
