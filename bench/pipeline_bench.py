@@ -120,12 +120,17 @@ def env_for(folder: Path) -> dict[str, str]:
 
 # ------------------------------------------------------------------ measuring
 
-def tree_rss(pid: int | None = None) -> float:
-    """RSS in MB of a process and all its descendants (the extraction workers
-    are children of the forkserver, itself a child of the service)."""
-    p = psutil.Process(pid or os.getpid())
+def _service_tree(skip: set[int]) -> list[psutil.Process]:
+    """This process and its descendants (forkserver, extraction workers), less
+    ``skip``: the bench's own news-web server is a child too, and not the service."""
+    me = psutil.Process()
+    return [me] + [c for c in me.children(recursive=True) if c.pid not in skip]
+
+
+def tree_rss(skip: set[int] = frozenset()) -> float:
+    """RSS in MB of the service process and its workers."""
     total = 0
-    for q in [p, *p.children(recursive=True)]:
+    for q in _service_tree(set(skip)):
         try:
             total += q.memory_info().rss
         except psutil.Error:
@@ -138,17 +143,18 @@ def main_rss() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def children_pss() -> float:
-    """PSS in MB of the forkserver and extraction workers: shared pages counted
-    once (RSS would count the trafilatura pages they share with the forkserver
-    once per worker)."""
-    total = 0
-    for q in psutil.Process().children(recursive=True):
+def children_pss(skip: set[int] = frozenset()) -> tuple[float, int]:
+    """PSS in MB of the forkserver and extraction workers (shared pages counted
+    once; RSS would count the pages they share with the forkserver once per
+    worker), and how many processes that is."""
+    total, n = 0, 0
+    for q in _service_tree(set(skip))[1:]:
         try:
             total += q.memory_full_info().pss
+            n += 1
         except psutil.Error:
             pass
-    return total / 2**20
+    return total / 2**20, n
 
 
 class CpuClock:
@@ -539,6 +545,7 @@ def cmd_memory(args) -> dict:
     else:
         flood_size = args.feeds * args.per_feed
     web = Web(feeds=args.feeds, per_feed=args.per_feed, latency=0.0, dup_share=args.dup_share)
+    skip = {web.proc.pid}      # the news web is the internet here, not part of the service
     tmp = Path(tempfile.mkdtemp(prefix="nwbench-mem-"))
     settings = load_settings(write_config(tmp, web), env=env_for(tmp))
     store = storage.open_store(settings.database_url)
@@ -548,7 +555,7 @@ def cmd_memory(args) -> dict:
 
     def sampler():
         while not stop.is_set():
-            peak[0] = max(peak[0], tree_rss())
+            peak[0] = max(peak[0], tree_rss(skip))
             stop.wait(0.2)
 
     threading.Thread(target=sampler, daemon=True).start()
@@ -562,14 +569,16 @@ def cmd_memory(args) -> dict:
                 web.publish(flood_size)
             peak[0] = 0.0
             s = run_cycle(pipeline)
-            floods.append((i + 1, peak[0], tree_rss(), s.articles_fetched))
+            floods.append((i + 1, peak[0], tree_rss(skip), s.articles_fetched))
             mains.append((i + 1, main_rss()))
+            workers_pss, n_procs = children_pss(skip)
             print(f"  flood {i + 1}: {s.articles_fetched} articles, peak RSS {peak[0]:.0f} MB, "
                   f"after {floods[-1][2]:.0f} MB (service alone {mains[-1][1]:.0f} MB RSS, "
-                  f"forkserver + workers {children_pss():.0f} MB PSS)", flush=True)
+                  f"forkserver + workers {workers_pss:.0f} MB PSS in {n_procs} processes)",
+                  flush=True)
             for _ in range(per_flood_quiet):
                 run_cycle(pipeline)
-                quiets.append((len(quiets) + 1, tree_rss()))
+                quiets.append((len(quiets) + 1, tree_rss(skip)))
             print(f"    after {len(quiets)} quiet cycles: RSS {quiets[-1][1]:.0f} MB", flush=True)
     finally:
         stop.set()
@@ -593,7 +602,7 @@ def cmd_memory(args) -> dict:
         per_flood_quiet else float("nan")
     say(f".venv/bin/python bench/pipeline_bench.py {' '.join(args.argv)}   # MEMORY")
     print(f"  {args.floods} floods of {flood_size} new URLs, {len(quiets)} quiet cycles, "
-          f"{elapsed:.0f}s; RSS = service process + forkserver + extraction workers")
+          f"{elapsed:.0f}s; RSS = service process + forkserver + extraction workers (not the news web)")
     print(f"  peak RSS per flood: {', '.join(f'{p:.0f}' for _, p, _, _ in floods)} MB; "
           f"after: {', '.join(f'{a:.0f}' for _, _, a, _ in floods)} MB")
     print(f"  slope after the first flood: peak {peak_slope:+.1f} MB/flood, settled "
