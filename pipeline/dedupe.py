@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import numpy as np
-
 from pipeline.config import DedupeConfig
 from pipeline.fingerprints import Fingerprint, KeyIndex, fingerprint, overlap
 from pipeline.stories import StoryIndex

@@ -162,5 +162,4 @@ def integrity_check(store: Store) -> str:
         return str(conn.execute(text("PRAGMA integrity_check")).scalar())
 
 
-__all__ = ["Store", "open_store", "cycle_lock", "CycleLocked", "integrity_check",
-           "OperationalError", "os"]
+__all__ = ["Store", "open_store", "cycle_lock", "CycleLocked", "integrity_check"]
