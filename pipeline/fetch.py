@@ -33,6 +33,7 @@ import httpcore
 import httpx
 
 from pipeline.config import NetworkConfig
+from pipeline.decoding import decoder_for
 from pipeline.errors import (DeadlineExceeded, FetchError, HTTPStatusError, RefusedURL,
                              TooLarge, TooManyRedirects)
 from pipeline.netguard import (GuardedBackend, PeerRefused, Resolver, check_resolved,
@@ -44,8 +45,6 @@ log = logging.getLogger("newswatch.fetch")
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT_ENCODING = "gzip, deflate"
 # Codings that are real compression we did not ask for and cannot undo.
-UNDECODABLE_CODINGS = frozenset({"br", "zstd", "compress", "x-compress", "sdch",
-                                 "pack200-gzip", "aes128gcm", "exi"})
 # The wire may carry a little more than the decoded cap (gzip framing,
 # incompressible data); past this it is junk after the stream (e.g. endless).
 WIRE_SLACK = 64 * 1024
@@ -210,7 +209,7 @@ class Fetcher:
         if declared is not None and declared > cap:
             raise TooLarge(f"body of {declared} bytes announced, over the cap of {cap}{where}",
                            url=shown)
-        decoder = _decoder_for(resp.headers.get("content-encoding"), shown, where)
+        decoder = decoder_for(resp.headers.get("content-encoding"), shown, where)
         parts: list[bytes] = []
         wire = size = 0
         async for raw in resp.aiter_raw():
@@ -340,63 +339,6 @@ def _status_error(status: int, headers: httpx.Headers, shown: str, where: str
     retry_after = parse_retry_after(headers.get("retry-after")) if status in (429, 503) else None
     return HTTPStatusError(f"{phrase}{where}", url=shown, status=status,
                            retry_after=retry_after)
-
-
-class _Identity:
-    compressed = False
-
-    def decode(self, data: bytes, limit: int) -> bytes:
-        return data
-
-
-class _Inflate:
-    """gzip or deflate, decoded a bounded amount at a time."""
-
-    compressed = True
-
-    def __init__(self, gzip: bool):
-        self._gzip = gzip
-        self._start = b""            # deflate: the first bytes, until the header is known
-        self._zlib = zlib.decompressobj(31) if gzip else None
-        self._done = False
-
-    def decode(self, data: bytes, limit: int) -> bytes:
-        if self._zlib is None:
-            # "deflate" should be zlib-wrapped; some servers send it raw.
-            self._start += data
-            if len(self._start) < 2:
-                return b""
-            cmf, flg = self._start[0], self._start[1]
-            zlib_wrapped = cmf & 0x0F == 8 and (cmf << 8 | flg) % 31 == 0
-            self._zlib = zlib.decompressobj(15 if zlib_wrapped else -15)
-            data, self._start = self._start, b""
-        out: list[bytes] = []
-        while data and limit > 0 and not self._done:
-            chunk = self._zlib.decompress(data, limit)
-            out.append(chunk)
-            limit -= len(chunk)
-            if not self._zlib.eof:
-                break  # all input taken, or the limit reached (the caller refuses it)
-            data = self._zlib.unused_data
-            if self._gzip and data[:2] == b"\x1f\x8b":
-                self._zlib = zlib.decompressobj(31)  # the next member of a multi-member gzip
-            else:
-                self._done = True  # trailing junk after the stream is ignored
-        return b"".join(out)
-
-
-def _decoder_for(header: str | None, shown: str, where: str) -> _Identity | _Inflate:
-    codings = [c.strip().lower() for c in (header or "").split(",")]
-    codings = [c for c in codings if c and c != "identity"]
-    if not codings:
-        return _Identity()
-    if len(codings) == 1 and codings[0] in ("gzip", "x-gzip", "deflate"):
-        return _Inflate(gzip=codings[0] != "deflate")
-    if len(codings) > 1 or codings[0] in UNDECODABLE_CODINGS:
-        raise FetchError(f"server sent Content-Encoding {header[:40]!r}; only gzip or "
-                         f"deflate were asked for{where}", url=shown)
-    # Misconfigured servers put charsets or "none" here; the bytes are as sent.
-    return _Identity()
 
 
 _LIBRARY_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError,
