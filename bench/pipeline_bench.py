@@ -159,8 +159,8 @@ def cmd_flood(args) -> dict:
         sections.report(clock.main)
         if prof:
             buf = io.StringIO()
-            st = pstats.Stats(prof, stream=buf); st.sort_stats("tottime").print_stats(25); st.print_callers("_find_spec")
-            print("\n".join(buf.getvalue().splitlines()[:120]))
+            st = pstats.Stats(prof, stream=buf); st.sort_stats("tottime").print_stats(25)
+            print("\n".join(buf.getvalue().splitlines()[:45]))
 
         # quiet: the same Pipeline, nothing changed
         web.ctl("reset")
