@@ -60,7 +60,10 @@ class CpuClock:
         self.web = web
 
     def _sample(self) -> None:
+        server = self.web.proc.pid if self.web else None
         for q in psutil.Process().children(recursive=True):
+            if q.pid == server:        # the news web's CPU is counted on its own
+                continue
             try:
                 t = q.cpu_times()
                 self.kids[q.pid] = t.user + t.system
