@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 from pipeline.config import DedupeConfig, ExtractConfig, load_settings  # noqa: E402
 from pipeline.pool import ExtractionPool, RuleSet  # noqa: E402
 
+TASKS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000   # pages per worker before recycling
 SHARED = ROOT.parent / "shared" / "data" / "article-extraction-benchmark" / "html"
 FIXTURES = ROOT / "tests" / "fixtures" / "articles"
 
@@ -52,7 +53,7 @@ def main() -> int:
     settings = load_settings(ROOT / "config" / "watch.yaml")
     rules = RuleSet.of(settings.topic, settings.alerts)
     for label, with_rules in (("extract + fingerprint + rules", rules), ("extract + fingerprint", None)):
-        pool = ExtractionPool(ExtractConfig(max_tasks_per_child=100_000))
+        pool = ExtractionPool(ExtractConfig(max_tasks_per_child=TASKS))
         try:
             wall, cpu = asyncio.run(measure(pool, pages, with_rules))
         finally:
