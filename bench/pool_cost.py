@@ -2,7 +2,10 @@
 busy beside it. Compare with the floor (trafilatura alone, one process) and
 with the workers' CPU during a flood (bench/pipeline_bench.py flood).
 
-    .venv/bin/python bench/pool_cost.py
+    .venv/bin/python bench/pool_cost.py [PAGES_PER_WORKER]
+
+With a recycling interval, retired workers exit before the last CPU sample and
+their CPU is not counted: compare wall times then, not CPU.
 """
 
 from __future__ import annotations
