@@ -159,17 +159,21 @@ class Sections:
               f"{max(0.0, main_cpu - inner):7.2f}s")
 
 
-def floor(args, extract_cfg) -> float:
-    import trafilatura
-
+def floor_pages(args) -> list[tuple[bytes, str]]:
+    """The flood's pages (body, URL) as the news web serves them, built off the clock."""
     from newsweb import Site
-    from pipeline.extract import extraction_options
 
     site = Site(n_feeds=args.feeds, per_feed=args.per_feed, dup_share=args.dup_share)
-    opts = extraction_options(extract_cfg)
     live = [g for items in site.feed_items for g in items]
-    bodies = [(site.article_body(g), f"http://127.0.0.1/news/{site.articles[g].feed}/{g}-story")
-              for g in live]
+    return [(site.article_body(g), f"http://127.0.0.1/news/{site.articles[g].feed}/{g}-story")
+            for g in live]
+
+
+def _extract_share(job) -> float:
+    """Seconds trafilatura alone takes for these pages, one after another, warmed up."""
+    import trafilatura
+
+    bodies, opts = job
     trafilatura.bare_extraction(bodies[0][0], url=bodies[0][1], **opts)   # imports, caches
     t = time.perf_counter()
     for body, url in bodies:
@@ -177,15 +181,12 @@ def floor(args, extract_cfg) -> float:
     return time.perf_counter() - t
 
 
-def _extract_share(job) -> float:
-    import trafilatura
+def floor(args, extract_cfg) -> float:
+    """The floor: the flood's pages extracted one after another in this process,
+    with the pipeline's own trafilatura settings."""
+    from pipeline.extract import extraction_options
 
-    bodies, opts = job
-    trafilatura.bare_extraction(bodies[0][0], url=bodies[0][1], **opts)   # warm, untimed
-    t = time.perf_counter()
-    for body, url in bodies:
-        trafilatura.bare_extraction(body, url=url, **opts)
-    return time.perf_counter() - t
+    return _extract_share((floor_pages(args), extraction_options(extract_cfg)))
 
 
 def parallel_floor(args, extract_cfg, cores: int) -> float:
@@ -194,14 +195,9 @@ def parallel_floor(args, extract_cfg, cores: int) -> float:
     this says by how much (the longest share is the wall time)."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from newsweb import Site
     from pipeline.extract import extraction_options
 
-    site = Site(n_feeds=args.feeds, per_feed=args.per_feed, dup_share=args.dup_share)
-    opts = extraction_options(extract_cfg)
-    live = [g for items in site.feed_items for g in items]
-    bodies = [(site.article_body(g), f"http://127.0.0.1/news/{site.articles[g].feed}/{g}-story")
-              for g in live]
+    bodies, opts = floor_pages(args), extraction_options(extract_cfg)
     shares = [(bodies[i::cores], opts) for i in range(cores)]
     with ProcessPoolExecutor(cores) as ex:
         return max(ex.map(_extract_share, shares))
