@@ -114,8 +114,7 @@ class Sections:
 
     TARGETS = [("feeds", "parse_feed"), ("storage", "seen_urls"),
                ("storage", "original_for_canonical"), ("storage", "save_feed_batch"),
-               ("dedupe", "canonical_url"), ("alerts", "on_topic"),
-               ("alerts", "match_alerts")]
+               ("dedupe", "canonical_url"), ("alerts", "judge")]   # judge: entry fallbacks only
 
     def __init__(self):
         self.cpu: dict[str, float] = {}

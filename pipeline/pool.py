@@ -79,15 +79,11 @@ def extract_page(html: bytes, url: str, extract_cfg: ExtractConfig,
                          alerts=tuple(hits))
 
 
-def _warm_up(parent_pid: int | None = None) -> None:
-    # import trafilatura once per worker, not on its first page
-    import trafilatura  # noqa: F401
-
-    from pipeline import dedupe  # noqa: F401
-
-    if parent_pid:
-        threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True,
-                         name="newswatch-parent-watch").start()
+def _start_worker(parent_pid: int) -> None:
+    """Worker initializer: trafilatura, dedupe and the rules are already imported
+    (preloaded in the forkserver); what a worker needs is to die with its parent."""
+    threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True,
+                     name="newswatch-parent-watch").start()
 
 
 def _exit_with(parent_pid: int) -> None:
@@ -131,7 +127,8 @@ class ExtractionPool:
             ctx.set_forkserver_preload(["pipeline.pool", "trafilatura", "pipeline.dedupe",
                                         "pipeline.alerts"])
             self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=ctx, initializer=_warm_up, initargs=(os.getpid(),))
+                max_workers=self.workers, mp_context=ctx, initializer=_start_worker,
+                initargs=(os.getpid(),))
             self._pages = 0
         self._pages += 1
         return self._executor
