@@ -169,11 +169,15 @@ def floor_pages(args) -> list[tuple[bytes, str]]:
 
 
 def _extract_share(job) -> float:
-    """Seconds trafilatura alone takes for these pages, one after another, warmed up."""
+    """Seconds trafilatura alone takes for these pages, one after another, warmed
+    up the way the pipeline's workers are (``pipeline.worker_start``: dateparser's
+    locales and trafilatura's lazy tables loaded before the clock starts)."""
     import trafilatura
 
+    import pipeline.worker_start  # noqa: F401  (warms up on import)
+
     bodies, opts = job
-    trafilatura.bare_extraction(bodies[0][0], url=bodies[0][1], **opts)   # imports, caches
+    trafilatura.bare_extraction(bodies[0][0], url=bodies[0][1], **opts)
     t = time.perf_counter()
     for body, url in bodies:
         trafilatura.bare_extraction(body, url=url, **opts)

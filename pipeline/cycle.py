@@ -228,6 +228,8 @@ class _Cycle:
             else:
                 self.claimed[canon[e.link]] = e.link
                 to_fetch.append(e)
+        if to_fetch:
+            self.p.pool.start_soon()    # workers ready by the time the first page arrives
         pages = await asyncio.gather(*(self.article(e) for e in to_fetch))
         complete = True
         for entry, page in zip(to_fetch, pages):

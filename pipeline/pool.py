@@ -80,8 +80,8 @@ def extract_page(html: bytes, url: str, extract_cfg: ExtractConfig,
 
 
 def _start_worker(parent_pid: int) -> None:
-    """Worker initializer: trafilatura, dedupe and the rules are already imported
-    (preloaded in the forkserver); what a worker needs is to die with its parent."""
+    """Worker initializer: imports and warm-up are done (``pipeline.worker_start``,
+    preloaded in the forkserver); what a worker needs is to die with its parent."""
     threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True,
                      name="newswatch-parent-watch").start()
 
@@ -100,6 +100,15 @@ def _exit_with(parent_pid: int) -> None:
             os._exit(0)
 
 
+def _ready() -> None:
+    """A task that does nothing: one per worker makes the executor start them all."""
+
+
+def _start_all(executor: ProcessPoolExecutor, workers: int) -> None:
+    for started in [executor.submit(_ready) for _ in range(workers)]:
+        started.result()
+
+
 class ExtractionPool:
     def __init__(self, cfg: ExtractConfig):
         self.cfg = cfg
@@ -107,8 +116,10 @@ class ExtractionPool:
         self._executor: ProcessPoolExecutor | None = None
         self._pages = 0                  # pages given to the current executor
         self._slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._starting: tuple[ProcessPoolExecutor, asyncio.AbstractEventLoop,
+                              asyncio.Future] | None = None
 
-    def _start(self) -> ProcessPoolExecutor:
+    def _current(self) -> ProcessPoolExecutor:
         limit = self.cfg.max_tasks_per_child * self.workers
         if self._executor is not None and limit and self._pages >= limit:
             # Recycling is done here, by replacing the executor (its workers finish the
@@ -122,16 +133,30 @@ class ExtractionPool:
             # forkserver: forking the event loop's process (threads, sockets) is unsafe,
             # and max_tasks_per_child is not allowed with plain fork
             ctx = multiprocessing.get_context("forkserver")
-            # trafilatura, numpy and the rules imported once in the forkserver, not in
-            # every worker: workers are recycled every max_tasks_per_child pages
-            ctx.set_forkserver_preload(["pipeline.pool", "trafilatura", "pipeline.dedupe",
-                                        "pipeline.alerts"])
+            # imports and one-time warm-up (dateparser's locales: 2-4 s) done once in the
+            # forkserver, not in every worker: workers are recycled and forked from it
+            ctx.set_forkserver_preload(["pipeline.worker_start"])
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=ctx, initializer=_start_worker,
                 initargs=(os.getpid(),))
             self._pages = 0
-        self._pages += 1
         return self._executor
+
+    def _started(self, executor: ProcessPoolExecutor) -> asyncio.Future:
+        """Done when the executor's workers are up. ProcessPoolExecutor forks a worker
+        inside ``submit``, and the first fork waits for the forkserver's warm-up
+        (seconds): in the event loop's thread that would stall every download, so
+        the workers are started from a thread instead."""
+        loop = asyncio.get_running_loop()
+        if self._starting is None or self._starting[:2] != (executor, loop):
+            self._starting = (executor, loop,
+                              loop.run_in_executor(None, _start_all, executor, self.workers))
+        return self._starting[2]
+
+    def start_soon(self) -> None:
+        """Start the workers in the background: called when pages are on their
+        way, so the workers are ready when the first one arrives."""
+        self._started(self._current())
 
     async def extract(self, html: bytes, url: str, dedupe_cfg: DedupeConfig,
                       rules: RuleSet | None = None, entry_title: str = "",
@@ -143,7 +168,10 @@ class ExtractionPool:
             # a few pages per worker in flight: the backlog waits here, not in the
             # executor's queues, so a recycled executor has little left to finish
             async with self._slots[1]:
-                return await loop.run_in_executor(self._start(), extract_page, html, url,
+                executor = self._current()
+                await asyncio.shield(self._started(executor))   # shared by every page
+                self._pages += 1
+                return await loop.run_in_executor(executor, extract_page, html, url,
                                                   self.cfg, dedupe_cfg, rules, entry_title,
                                                   entry_summary)
         except BrokenProcessPool:
@@ -152,6 +180,7 @@ class ExtractionPool:
             return ExtractedPage(article=None, error="extract: worker process died")
 
     def close(self) -> None:
+        self._starting = None
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None

@@ -28,7 +28,7 @@ from typing import Any, Mapping
 
 from pipeline.errors import ConfigError
 from pipeline.records import RuleMatch, TermHit
-from pipeline.textnorm import Document, normalise, token_matches, words
+from pipeline.textnorm import Document, normalise, words
 
 CLAUSE_KEYS = ("any", "all", "none", "within")
 _VARIANT_REF = re.compile(r"^\{\s*([^{}]+?)\s*\}$")
@@ -251,9 +251,9 @@ def occurrences(term: Term, doc: Document) -> list[Span]:
     spans = []
     for p in doc.positions(first, first_prefix):
         last = p + len(rest)
-        if last >= len(doc.tokens) or doc.tokens[last].field != doc.tokens[p].field:
+        if last >= len(doc) or doc.field_of(last) != doc.field_of(p):
             continue     # a phrase does not run from one field into the next
-        if all(token_matches(doc.tokens[p + k + 1], w, pre) for k, (w, pre) in enumerate(rest)):
+        if all(doc.matches_at(p + k + 1, w, pre) for k, (w, pre) in enumerate(rest)):
             spans.append((p, last))
     doc.cache[term] = spans
     return spans

@@ -19,9 +19,9 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Mapping, NamedTuple, Sequence
+from typing import Mapping, Sequence
 
 _APOSTROPHES = "\u2019\u2018\u02bc\u02bb\u2032\u0060\u00b4\u201b"
 _QUOTES = "\u201c\u201d\u201e\u201f\u00ab\u00bb\u2033"
@@ -140,15 +140,6 @@ class NormText:
         return orig_start, orig_end
 
 
-class Token(NamedTuple):
-    """One word of a field (a named tuple: thousands are made per item)."""
-
-    field: str
-    start: int            # offsets into the field's normalised text
-    end: int
-    forms: tuple[str, ...]   # the word itself first, then its Arabic stems
-
-
 @lru_cache(maxsize=65536)
 def word_forms(word: str) -> tuple[str, ...]:
     """The word and, for Arabic, the word without each attached prefix it may carry."""
@@ -166,33 +157,60 @@ def words(norm: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
 
 
-@dataclass
 class Document:
-    """The fields of one item, normalised and indexed once for every rule."""
+    """The fields of one item, normalised and indexed once for every rule.
 
-    texts: dict[str, NormText]
-    tokens: list[Token]
-    index: dict[str, list[int]]      # form -> token positions
-    _sorted_forms: list[str] | None = None
-    cache: dict = field(default_factory=dict)   # term -> occurrences, shared by rules
+    Words are numbered across the fields (title, summary, text); a rule's
+    term is found through ``index`` (form -> word numbers). Every rule is
+    matched on every fetched page in a flood, so the index is built from the
+    bare word list (C-speed ``findall``) and the rest (character offsets, a
+    word's Arabic stems) only for the words a rule asks about."""
+
+    def __init__(self, texts: dict[str, NormText], words_: list[str],
+                 fields: list[tuple[int, str]]):
+        self.texts = texts
+        self.words = words_
+        self._field_starts = [start for start, _ in fields]
+        self._field_names = [name for _, name in fields]
+        self._offsets: dict[str, list[tuple[int, int]]] = {}
+        self._sorted_forms: list[str] | None = None
+        self.cache: dict = {}            # term -> occurrences, shared by rules
+        index: dict[str, list[int]] = {}
+        for i, word in enumerate(words_):
+            index.setdefault(word, []).append(i)
+        own = {w: positions for w, positions in index.items() if not w.isascii()}
+        for word, positions in own.items():
+            for form in word_forms(word)[1:]:    # Arabic: the word without its prefixes
+                index[form] = sorted(set(index.get(form, ())).union(positions))
+        self.index = index
 
     @classmethod
     def of(cls, fields: Mapping[str, str], order: Sequence[str] = ("title", "summary", "text")
            ) -> "Document":
         names = [f for f in order if f in fields] + [f for f in fields if f not in order]
-        texts, tokens, index = {}, [], {}
+        texts, all_words, starts = {}, [], []
         for name in names:
             nt = NormText.of(fields[name] or "")
             texts[name] = nt
-            for word, s, e in words(nt.norm):
-                forms = word_forms(word)
-                for form in forms:
-                    index.setdefault(form, []).append(len(tokens))
-                tokens.append(Token(name, s, e, forms))
-        return cls(texts, tokens, index)
+            starts.append((len(all_words), name))
+            all_words.extend(_WORD.findall(nt.norm))
+        return cls(texts, all_words, starts)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def field_of(self, i: int) -> str:
+        return self._field_names[bisect.bisect_right(self._field_starts, i) - 1]
+
+    def matches_at(self, i: int, word: str, prefix: bool) -> bool:
+        """Does word number ``i`` match ``word`` (whole, or as a word start)?"""
+        forms = word_forms(self.words[i])
+        if prefix:
+            return any(f.startswith(word) for f in forms)
+        return word in forms
 
     def positions(self, word: str, prefix: bool) -> list[int]:
-        """Token positions where ``word`` (a whole word, or a word start) occurs."""
+        """Word numbers where ``word`` (a whole word, or a word start) occurs."""
         if not prefix:
             return self.index.get(word, [])
         if self._sorted_forms is None:
@@ -205,15 +223,19 @@ class Document:
             i += 1
         return sorted(found)
 
+    def _span(self, i: int) -> tuple[str, int, int]:
+        """(field, start, end) of word number ``i`` in its field's normalised text."""
+        k = bisect.bisect_right(self._field_starts, i) - 1
+        name = self._field_names[k]
+        if name not in self._offsets:
+            self._offsets[name] = [m.span() for m in _WORD.finditer(self.texts[name].norm)]
+        start, end = self._offsets[name][i - self._field_starts[k]]
+        return name, start, end
+
     def original(self, first: int, last: int) -> tuple[str, int, int, str]:
-        """(field, start, end, text) in the original field for tokens first..last."""
-        a, b = self.tokens[first], self.tokens[last]
-        nt = self.texts[a.field]
-        start, end = nt.span(a.start, b.end)
-        return a.field, start, end, nt.original[start:end]
-
-
-def token_matches(token: Token, word: str, prefix: bool) -> bool:
-    if prefix:
-        return any(f.startswith(word) for f in token.forms)
-    return word in token.forms
+        """(field, start, end, text) in the original field for words first..last."""
+        name, start, _ = self._span(first)
+        _, _, end = self._span(last)
+        nt = self.texts[name]
+        start, end = nt.span(start, end)
+        return name, start, end, nt.original[start:end]

@@ -63,3 +63,27 @@ def test_fallback_says_so():
     art = fallback_article(entry, "fetch: 404 not found (http://e/1)")
     assert (art.title, art.text, art.source) == ("T", "S", "entry")
     assert art.fallback_reason.startswith("fetch: 404")
+
+
+def test_workers_are_forked_warm():
+    """What the forkserver preloads (pipeline/worker_start.py) leaves trafilatura's
+    one-time costs paid: dateparser's locales, justext's stop words, the frozen
+    heap. A library upgrade that moves these would make every worker cold again
+    (2-4 s of CPU each, bench/RESULTS.md) without any test failing but this one."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import gc, json, pipeline.worker_start\n"
+             "from trafilatura import external\n"
+             "from dateparser.languages.loader import LocaleDataLoader\n"
+             "print(json.dumps({'frozen': gc.get_freeze_count(),\n"
+             "  'stop_words': len(external.JT_STOPLIST or ()),\n"
+             "  'locales': len(LocaleDataLoader._loaded_locales)}))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent, timeout=120)
+    assert out.returncode == 0, out.stderr
+    warm = json.loads(out.stdout)
+    assert warm["frozen"] > 10_000
+    assert warm["stop_words"] > 10_000
+    assert warm["locales"] > 100, warm

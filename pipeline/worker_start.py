@@ -1,0 +1,82 @@
+"""What every extraction worker needs before its first page, done once.
+
+This module is imported in the forkserver (``pipeline.pool`` names it as the
+forkserver's preload), and every extraction worker, recycled ones too, is
+forked from there. So what it imports and warms here is paid once per
+service process instead of once per worker:
+
+* the imports: trafilatura, numpy (fingerprints), the rule engine;
+* dateparser's locale tables: the first time htmldate hands dateparser a date
+  it cannot read itself, dateparser compiles regular expressions for each of
+  its ~600 locales, 2-4 s of CPU (``bench/RESULTS.md``). A worker born cold
+  pays that in the middle of a flood, once per worker and again after each
+  recycling;
+* the other tables trafilatura loads on first need: justext's stop words of
+  all languages (0.3 s, for pages where trafilatura falls back on justext) and
+  the list of top-level domains (0.15 s);
+* one whole extraction of a small page, for whatever else is loaded lazily.
+
+Warming is an optimisation only: if any of it fails, workers start cold and
+extract the same way.
+"""
+
+from __future__ import annotations
+
+import gc
+
+import trafilatura  # noqa: F401  (imported for the workers)
+
+from pipeline import alerts, dedupe, pool  # noqa: F401  (imported for the workers)
+from pipeline.config import DedupeConfig, ExtractConfig
+
+# Dates in forms htmldate's own parsers leave to dateparser (a month name
+# between day and year, with a weekday or time around them): dateparser then
+# tries every locale in turn, which is what compiles them all.
+_DATES = ("Mittwoch, 11. Dezember 2024 um 10:15 Uhr", "Wed 11 Dec. 2024 10:15 a.m.",
+          "mercredi 11 décembre 2024 à 10 h 15", "الأربعاء 11 ديسمبر 2024 10:15")
+
+_PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<title>Warm-up page | Newswatch</title>
+<meta property="og:title" content="Warm-up page"></head><body>
+<nav><a href="/">Home</a> <a href="/world">World</a></nav>
+<article><h1>Warm-up page</h1><p class="byline">By Newswatch, Wed 11 Dec. 2024</p>
+<p>{para}</p><p>{para}</p><p>{para}</p></article>
+<footer>Copyright Newswatch</footer></body></html>"""
+
+_PARA = ("Families of detainees gathered outside the prison on Wednesday, reading the "
+         "lists of names that volunteers had pinned to the gate, while lawyers asked the "
+         "new authorities to publish the records found in the archives.")
+
+
+def warm_up() -> None:
+    """Pay the one-time costs of extraction in this process (see the module
+    docstring); never raises."""
+    try:
+        from htmldate.extractors import get_external_parser
+
+        parser = get_external_parser()
+        for text in _DATES:
+            parser.get_date_data(text)
+        from courlan.urlutils import get_tldinfo
+        from trafilatura import external
+
+        if external.JT_STOPLIST is None:
+            external.jt_stoplist_init()
+        get_tldinfo("https://www.example.org/")
+        html = _PAGE.format(para=_PARA).encode("utf-8")
+        from pipeline.extract import extract_in_worker
+
+        article = extract_in_worker(html, "https://example.org/2024/12/11/warm-up",
+                                    ExtractConfig())
+        text = article.text if not isinstance(article, str) else _PARA * 3
+        dedupe.fingerprint(text, DedupeConfig())
+    except Exception:  # noqa: BLE001  an optimisation: cold workers still work
+        pass
+
+
+warm_up()
+# Everything the forkserver holds now is inherited by every worker. Frozen, the
+# cyclic garbage collector never scans it again, in the forkserver or in a
+# worker, so a worker's collections stay short and do not write into (and so
+# copy) the memory it shares with its siblings.
+gc.freeze()
