@@ -61,12 +61,16 @@ class CpuClock:
 
     def _sample(self) -> None:
         server = self.web.proc.pid if self.web else None
-        for q in psutil.Process().children(recursive=True):
+        me = psutil.Process()
+        for q in me.children(recursive=True):
             if q.pid == server:        # the news web's CPU is counted on its own
                 continue
             try:
                 t = q.cpu_times()
                 self.kids[q.pid] = t.user + t.system
+                # the forkserver is this process's child; the workers are its children
+                if q.ppid() == me.pid and "forkserver" in " ".join(q.cmdline()):
+                    self.forkservers.add(q.pid)
             except psutil.Error:
                 pass
 
@@ -76,6 +80,7 @@ class CpuClock:
 
     def __enter__(self):
         self.kids: dict[int, float] = {}
+        self.forkservers: set[int] = set()
         self._sample()
         self.kids0 = dict(self.kids)
         self._stop = threading.Event()
@@ -94,6 +99,7 @@ class CpuClock:
         self._thread.join()
         self._sample()
         self.workers = sum(v - self.kids0.get(pid, 0.0) for pid, v in self.kids.items())
+        self.forkserver = sum(self.kids[p] - self.kids0.get(p, 0.0) for p in self.forkservers)
         self.server = (self.web.cpu() - self.web0) if self.web else 0.0
         s1 = psutil.cpu_times()
         busy = lambda t: t.user + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0) \
@@ -104,7 +110,8 @@ class CpuClock:
     def line(self) -> str:
         other = max(0.0, self.busy - self.main - self.server - self.workers)
         return (f"wall {self.wall:.2f}s; CPU: main process {self.main:.2f}s, extraction "
-                f"workers {self.workers:.2f}s (sampled every 0.1s), news-web server "
+                f"workers {self.workers:.2f}s (sampled every 0.1s; of which their forkserver's "
+                f"imports and warm-up {self.forkserver:.2f}s), news-web server "
                 f"{self.server:.2f}s, anything else on the machine {other:.2f}s; "
                 f"cores busy {self.busy / self.wall:.2f} of {psutil.cpu_count()}")
 
