@@ -139,6 +139,7 @@ class _Cycle:
             else:
                 due.append((feed, state))
         self.abandon = asyncio.Event()
+        self.unchanged: list[FeedState] = []    # feeds that answered 304
         watcher = asyncio.create_task(self._watch_stop())
         try:
             async with Fetcher(self.cfg.network) as fetcher:
@@ -146,6 +147,7 @@ class _Cycle:
                 await asyncio.gather(*(self.poll_feed(f, s) for f, s in due))
         finally:
             watcher.cancel()
+            storage.save_feed_states(self.p.store, self.unchanged)
         self.summary.finished_at = datetime.now(timezone.utc)
         return self.summary
 
@@ -181,7 +183,9 @@ class _Cycle:
                 return
             if res.not_modified:
                 self.summary.feeds_not_modified += 1
-                self._save(feed, self._succeeded(feed, state, state.etag, state.last_modified))
+                # saved with the other 304s at the end of the cycle, in one transaction
+                self.unchanged.append(self._succeeded(feed, state, state.etag,
+                                                      state.last_modified))
                 return
             parsed = feeds.parse_feed(res.body, feed_name=feed.name, feed_url=feed.url,
                                       content_type=res.content_type, charset=res.charset)

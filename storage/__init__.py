@@ -7,7 +7,8 @@ the table classes in ``storage.models`` never leave this package.
 from storage.queries import (all_items, count_items, digest_written, duplicate_url_count,
                              failing_feeds, feed_states, fingerprints, is_seen, items_between,
                              last_cycle, original_for_canonical, record_cycle, record_digest,
-                             replace_alerts, save_feed_batch, save_feed_state, seen_urls,
+                             replace_alerts, save_feed_batch, save_feed_state,
+                             save_feed_states, seen_urls,
                              titles_for)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
 
@@ -16,5 +17,5 @@ __all__ = [
     "all_items", "count_items", "digest_written", "duplicate_url_count", "failing_feeds",
     "feed_states", "fingerprints", "is_seen", "items_between", "last_cycle",
     "original_for_canonical", "record_cycle", "record_digest", "replace_alerts",
-    "save_feed_batch", "save_feed_state", "seen_urls", "titles_for",
+    "save_feed_batch", "save_feed_state", "save_feed_states", "seen_urls", "titles_for",
 ]

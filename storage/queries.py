@@ -58,6 +58,24 @@ def save_feed_state(store: Store, state: FeedState) -> None:
     save_feed_batch(store, state, [])
 
 
+def save_feed_states(store: Store, states: list[FeedState]) -> None:
+    """Store the states of many feeds with nothing to add (the 304s of a
+    cycle) in one transaction: a quiet cycle is mostly this."""
+    if not states:
+        return
+    urls = [st.url for st in states]
+    with store.session() as s:
+        rows = {}
+        for i in range(0, len(urls), _CHUNK):
+            part = urls[i:i + _CHUNK]
+            rows.update((r.url, r) for r in s.exec(select(FeedRow).where(FeedRow.url.in_(part))))
+        for state in states:
+            row = rows.get(state.url) or FeedRow(url=state.url)
+            for key, value in asdict(state).items():
+                setattr(row, key, value)
+            s.add(row)
+
+
 # --- items -----------------------------------------------------------------
 
 def seen_urls(store: Store, urls: Iterable[str]) -> set[str]:

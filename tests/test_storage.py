@@ -65,6 +65,21 @@ def test_failing_feed_state_round_trip(store):
     assert failing == state
 
 
+def test_many_feed_states_saved_at_once_new_and_known(store):
+    """The 304s of a cycle are saved together: a known feed's failure count is
+    reset, a feed never stored before gets its row."""
+    storage.save_feed_state(store, FeedState(url="http://f/a", name="A", consecutive_failures=2,
+                                             last_error="fetch: timeout (http://f/a)",
+                                             failing_since=NOW))
+    states = [FeedState(url="http://f/a", name="A", etag='"a1"', last_success_at=NOW),
+              FeedState(url="http://f/b", name="B", last_modified="Mon, 09 Dec 2024 08:00:00 GMT",
+                        last_success_at=NOW)]
+    storage.save_feed_states(store, states)
+    storage.save_feed_states(store, [])
+    assert storage.feed_states(store) == {s.url: s for s in states}
+    assert storage.failing_feeds(store) == []
+
+
 def test_replace_alerts_for_rematch(store):
     storage.save_feed_batch(store, FeedState(url="http://f/rss"), [_outcome(1)])
     (item,) = storage.items_between(store, NOW, NOW + timedelta(seconds=1))
