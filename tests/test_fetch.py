@@ -452,6 +452,25 @@ def test_one_client_reuses_its_connection(fault_server):
     assert len({r.client for r in fault_server.requests}) == 1
 
 
+def test_connections_to_more_sites_than_requests_in_flight_are_kept(fault_server):
+    """max_connections bounds requests in flight, not the connections kept for
+    reuse: articles come from more sites than that, and a pool capped as low
+    closed one site's connection to open another's on every request."""
+    with FaultServer() as second, FaultServer() as third:
+        sites = (fault_server, second, third)
+        for srv in sites:
+            srv.respond("/x", 200, b"ok")
+
+        async def go():
+            async with Fetcher(cfg(max_connections=2, max_per_host=1)) as fetcher:
+                for _ in range(4):
+                    for srv in sites:               # round robin: 3 sites, 2 slots
+                        await fetcher.fetch(srv.url("/x"))
+        asyncio.run(go())
+        assert [len({r.client for r in srv.requests}) for srv in sites] == [1, 1, 1]
+        assert [len(srv.requests) for srv in sites] == [4, 4, 4]
+
+
 # ------------------------------------------------------- credentials, stats
 
 def test_credentials_are_sent_but_never_shown(fault_server, caplog):
