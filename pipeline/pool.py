@@ -149,8 +149,11 @@ class ExtractionPool:
         the workers are started from a thread instead."""
         loop = asyncio.get_running_loop()
         if self._starting is None or self._starting[:2] != (executor, loop):
-            self._starting = (executor, loop,
-                              loop.run_in_executor(None, _start_all, executor, self.workers))
+            started = loop.run_in_executor(None, _start_all, executor, self.workers)
+            # a failed start is reported by the pages that wait for it; with none
+            # waiting (every fetch failed) it is not worth a "never retrieved" log
+            started.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._starting = (executor, loop, started)
         return self._starting[2]
 
     def start_soon(self) -> None:
