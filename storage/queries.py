@@ -20,6 +20,12 @@ from storage.store import Store
 _CHUNK = 500   # SQLite allows 32k bound parameters; keep IN lists well below
 
 
+def _chunks(values: list) -> Iterator[list]:
+    """``values`` in slices of at most _CHUNK, for IN lists."""
+    for i in range(0, len(values), _CHUNK):
+        yield values[i:i + _CHUNK]
+
+
 def _utc(value: datetime | None) -> datetime | None:
     """SQLite hands datetimes back naive; every stored time is UTC."""
     if value is None:
@@ -63,17 +69,12 @@ def save_feed_states(store: Store, states: list[FeedState]) -> None:
     cycle) in one transaction: a quiet cycle is mostly this."""
     if not states:
         return
-    urls = [st.url for st in states]
     with store.session() as s:
         rows = {}
-        for i in range(0, len(urls), _CHUNK):
-            part = urls[i:i + _CHUNK]
+        for part in _chunks([st.url for st in states]):
             rows.update((r.url, r) for r in s.exec(select(FeedRow).where(FeedRow.url.in_(part))))
         for state in states:
-            row = rows.get(state.url) or FeedRow(url=state.url)
-            for key, value in asdict(state).items():
-                setattr(row, key, value)
-            s.add(row)
+            s.add(_feed_row(rows.get(state.url) or FeedRow(url=state.url), state))
 
 
 # --- items -----------------------------------------------------------------
@@ -83,8 +84,7 @@ def seen_urls(store: Store, urls: Iterable[str]) -> set[str]:
     urls = list(dict.fromkeys(urls))
     found: set[str] = set()
     with store.session() as s:
-        for i in range(0, len(urls), _CHUNK):
-            part = urls[i:i + _CHUNK]
+        for part in _chunks(urls):
             q = select(ItemRow.url, ItemRow.canonical_url).where(
                 or_(ItemRow.url.in_(part), ItemRow.canonical_url.in_(part)))
             for url, canonical in s.exec(q):
@@ -102,8 +102,7 @@ def original_for_canonical(store: Store, canonical_urls: Iterable[str]) -> dict[
     canonical_urls = list(dict.fromkeys(canonical_urls))
     found: dict[str, str] = {}
     with store.session() as s:
-        for i in range(0, len(canonical_urls), _CHUNK):
-            part = canonical_urls[i:i + _CHUNK]
+        for part in _chunks(canonical_urls):
             q = (select(ItemRow.canonical_url, ItemRow.url)
                  .where(ItemRow.canonical_url.in_(part)).order_by(ItemRow.id))
             for canonical, url in s.exec(q):
@@ -145,12 +144,14 @@ def save_feed_batch(store: Store, state: FeedState, outcomes: list[ItemOutcome])
 
 
 def _upsert_feed(s, state: FeedState) -> None:
-    row = s.get(FeedRow, state.url)
-    if row is None:
-        row = FeedRow(url=state.url)
+    s.add(_feed_row(s.get(FeedRow, state.url) or FeedRow(url=state.url), state))
+
+
+def _feed_row(row: FeedRow, state: FeedState) -> FeedRow:
+    """``row`` holding ``state``."""
     for key, value in asdict(state).items():
         setattr(row, key, value)
-    s.add(row)
+    return row
 
 
 def _item_values(o: ItemOutcome) -> dict:
@@ -202,8 +203,8 @@ def items_between(store: Store, start: datetime, end: datetime,
 
 def _alerts_for(s, ids: list[int]) -> dict[int, tuple[RuleMatch, ...]]:
     out: dict[int, list[RuleMatch]] = {}
-    for i in range(0, len(ids), _CHUNK):
-        q = (select(AlertRow).where(AlertRow.item_id.in_(ids[i:i + _CHUNK]))
+    for part in _chunks(ids):
+        q = (select(AlertRow).where(AlertRow.item_id.in_(part))
              .order_by(AlertRow.rule))
         for a in s.exec(q):
             hits = tuple(TermHit(**h) for h in json.loads(a.hits or "[]"))
@@ -225,9 +226,9 @@ def titles_for(store: Store, urls: Iterable[str]) -> dict[str, tuple[str, str]]:
     urls = list(dict.fromkeys(urls))
     out: dict[str, tuple[str, str]] = {}
     with store.session() as s:
-        for i in range(0, len(urls), _CHUNK):
+        for part in _chunks(urls):
             q = select(ItemRow.url, ItemRow.title, ItemRow.source).where(
-                ItemRow.url.in_(urls[i:i + _CHUNK]))
+                ItemRow.url.in_(part))
             for url, title, source in s.exec(q):
                 out[url] = (title, source)
     return out
