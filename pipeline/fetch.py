@@ -44,7 +44,6 @@ log = logging.getLogger("newswatch.fetch")
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 ACCEPT_ENCODING = "gzip, deflate"
-# Codings that are real compression we did not ask for and cannot undo.
 # The wire may carry a little more than the decoded cap (gzip framing,
 # incompressible data); past this it is junk after the stream (e.g. endless).
 WIRE_SLACK = 64 * 1024

@@ -92,10 +92,7 @@ class StoryIndex:
             return      # too old to join any story still open
         self._live[item.seq] = item
         heapq.heappush(self._by_time, (when, item.seq))
-        for w in item.title:
-            self._by_word[w].append(item.seq)
-        if fp is not None:
-            self._by_hash.add(fp.hashes[:_STORY_KEYS], item.seq)
+        self._post(item)
         self._newest = max(self._newest or when, when)
         self._forget_old()
 
@@ -141,11 +138,14 @@ class StoryIndex:
         self._by_hash = KeyIndex()
         self._dead = 0
         for seq in sorted(self._live):
-            item = self._live[seq]
-            for w in item.title:
-                self._by_word[w].append(seq)
-            if item.fp is not None:
-                self._by_hash.add(item.fp.hashes[:_STORY_KEYS], seq)
+            self._post(self._live[seq])
+
+    def _post(self, item: _Item) -> None:
+        """Index a live item by its title words and its smallest sketch hashes."""
+        for w in item.title:
+            self._by_word[w].append(item.seq)
+        if item.fp is not None:
+            self._by_hash.add(item.fp.hashes[:_STORY_KEYS], item.seq)
 
     def _similarity(self, words_: frozenset[str], fp: Fingerprint | None,
                     item: _Item) -> float | None:

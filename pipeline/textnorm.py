@@ -199,8 +199,11 @@ class Document:
     def __len__(self) -> int:
         return len(self.words)
 
+    def _field_index(self, i: int) -> int:
+        return bisect.bisect_right(self._field_starts, i) - 1
+
     def field_of(self, i: int) -> str:
-        return self._field_names[bisect.bisect_right(self._field_starts, i) - 1]
+        return self._field_names[self._field_index(i)]
 
     def matches_at(self, i: int, word: str, prefix: bool) -> bool:
         """Does word number ``i`` match ``word`` (whole, or as a word start)?"""
@@ -225,7 +228,7 @@ class Document:
 
     def _span(self, i: int) -> tuple[str, int, int]:
         """(field, start, end) of word number ``i`` in its field's normalised text."""
-        k = bisect.bisect_right(self._field_starts, i) - 1
+        k = self._field_index(i)
         name = self._field_names[k]
         if name not in self._offsets:
             self._offsets[name] = [m.span() for m in _WORD.finditer(self.texts[name].norm)]
