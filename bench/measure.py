@@ -16,6 +16,7 @@ from pipeline import cycle as cycle_mod
 if TYPE_CHECKING:
     from pipeline_bench import Web
 
+
 def _service_tree(skip: set[int]) -> list[psutil.Process]:
     """This process and its descendants (forkserver, extraction workers), less
     ``skip``: the bench's own news-web server is a child too, and not the service."""
@@ -105,7 +106,6 @@ class CpuClock:
         busy = lambda t: t.user + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0) \
             + t.nice
         self.busy = busy(s1) - busy(self.sys0)
-        self.others = max(0.0, self.busy - self.main - self.server)   # ~ the workers
 
     def line(self) -> str:
         other = max(0.0, self.busy - self.main - self.server - self.workers)
@@ -191,15 +191,15 @@ def _extract_share(job) -> float:
     return time.perf_counter() - t
 
 
-def floor(args, extract_cfg) -> float:
-    """The floor: the flood's pages extracted one after another in this process,
-    with the pipeline's own trafilatura settings."""
+def floor(bodies: list[tuple[bytes, str]], extract_cfg) -> float:
+    """The floor: the flood's pages (``floor_pages``) extracted one after another
+    in this process, with the pipeline's own trafilatura settings."""
     from pipeline.extract import extraction_options
 
-    return _extract_share((floor_pages(args), extraction_options(extract_cfg)))
+    return _extract_share((bodies, extraction_options(extract_cfg)))
 
 
-def parallel_floor(args, extract_cfg, cores: int) -> float:
+def parallel_floor(bodies: list[tuple[bytes, str]], extract_cfg, cores: int) -> float:
     """Wall time of the floor's pages split over ``cores`` processes running at
     once: on shared vCPUs two extractions at a time are not twice as fast, and
     this says by how much (the longest share is the wall time)."""
@@ -207,7 +207,7 @@ def parallel_floor(args, extract_cfg, cores: int) -> float:
 
     from pipeline.extract import extraction_options
 
-    bodies, opts = floor_pages(args), extraction_options(extract_cfg)
+    opts = extraction_options(extract_cfg)
     shares = [(bodies[i::cores], opts) for i in range(cores)]
     with ProcessPoolExecutor(cores) as ex:
         return max(ex.map(_extract_share, shares))
