@@ -2,7 +2,10 @@
 
 import json
 import re
+import subprocess
+import sys
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -70,10 +73,6 @@ def test_workers_are_forked_warm():
     one-time costs paid: dateparser's locales, justext's stop words, the frozen
     heap. A library upgrade that moves these would make every worker cold again
     (2-4 s of CPU each, bench/RESULTS.md) without any test failing but this one."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     probe = ("import gc, json, pipeline.worker_start\n"
              "from trafilatura import external\n"
              "from dateparser.languages.loader import LocaleDataLoader\n"
