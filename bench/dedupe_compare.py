@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
 
 from pipeline.config import DedupeConfig  # noqa: E402
 from pipeline.dedupe import DuplicateIndex, fingerprint  # noqa: E402
-from pipeline.fingerprints import body_words, shingle_hashes  # noqa: E402
+from pipeline.dedupe.fingerprints import body_words, shingle_hashes  # noqa: E402
 
 NUM_PERM = 128
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)     # Jaccard or containment, per method

@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.config import DedupeConfig  # noqa: E402
 from pipeline.dedupe import DuplicateIndex, fingerprint, load_seeds  # noqa: E402
-from pipeline.fingerprints import overlap, words  # noqa: E402
+from pipeline.dedupe.fingerprints import overlap, words  # noqa: E402
 
 SHARED_GT = ROOT.parent / "shared/data/article-extraction-benchmark/ground-truth.json"
 FIXTURE_GT = ROOT / "tests/fixtures/ground-truth/ground-truth.json"

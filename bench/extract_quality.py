@@ -4,7 +4,7 @@ article-extraction benchmark, with the benchmark's own measure.
 Per page both texts are split into word 4-grams (tokens ``\\w+``); matched,
 extra and missing 4-grams are counted as multisets and normalised to sum to 1;
 the three are averaged over pages, then precision, recall and F1 are computed.
-The text scored is what the pipeline stores: ``pipeline.pool.extract_page``
+The text scored is what the pipeline stores: ``pipeline.verdict.judge_html``
 (trafilatura with ``extraction_options``, then the 200-character floor; a page
 that gives an error scores as empty text).
 
@@ -47,10 +47,12 @@ def page_score(truth: str, pred: str) -> tuple[float, float, float]:
 def _extract(args) -> tuple[str, str | None]:
     html, url = args
     from pipeline.config import DedupeConfig, ExtractConfig
-    from pipeline.pool import extract_page
+    from pipeline.match.rules import parse_rule_set
+    from pipeline.verdict import RuleSet, judge_html
 
-    page = extract_page(html, url, ExtractConfig(), DedupeConfig())
-    return (page.article.text if page.article else ""), page.error
+    rules = RuleSet.of(*parse_rule_set({"any": ["the"]}, [], {}))
+    page = judge_html(html, url, ExtractConfig(), DedupeConfig(), rules)
+    return (page.article.text if page.article else ""), (str(page.error) if page.error else None)
 
 
 def main(argv=None) -> int:

@@ -177,11 +177,11 @@ def floor_pages(args) -> list[tuple[bytes, str]]:
 
 def _extract_share(job) -> float:
     """Seconds trafilatura alone takes for these pages, one after another, warmed
-    up the way the pipeline's workers are (``pipeline.worker_start``: dateparser's
+    up the way the pipeline's workers are (``pipeline.worker``: dateparser's
     locales and trafilatura's lazy tables loaded before the clock starts)."""
     import trafilatura
 
-    import pipeline.worker_start  # noqa: F401  (warms up on import)
+    import pipeline.worker  # noqa: F401  (warms up on import)
 
     bodies, opts = job
     trafilatura.bare_extraction(bodies[0][0], url=bodies[0][1], **opts)

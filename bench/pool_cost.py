@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import DedupeConfig, ExtractConfig, load_settings  # noqa: E402
-from pipeline.pool import ExtractionPool, RuleSet  # noqa: E402
+from pipeline.extract.pool import ExtractionPool, RuleSet  # noqa: E402
 
 TASKS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000   # pages per worker before recycling
 SHARED = ROOT.parent / "shared" / "data" / "article-extraction-benchmark" / "html"

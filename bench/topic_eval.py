@@ -11,6 +11,7 @@ Reads ../shared/data/replay when it exists, else tests/fixtures/replay.
 from __future__ import annotations
 
 import argparse
+
 import html
 import json
 import re
@@ -18,13 +19,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline.alerts import on_topic  # noqa: E402
-from pipeline.config import load_settings  # noqa: E402
-from pipeline.rules import Rule  # noqa: E402
+from pipeline.config import DedupeConfig, load_settings  # noqa: E402
+from pipeline.extract import fallback_article  # noqa: E402
+from pipeline.feeds import parse_feed  # noqa: E402
+from pipeline.match.rules import Rule  # noqa: E402
+from pipeline.records import FeedEntry  # noqa: E402
+from pipeline.verdict import RuleSet, judge_page  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "replay"
 FIXTURE = ROOT / "tests" / "fixtures" / "replay"
@@ -82,11 +87,30 @@ class Score:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
+def as_feed_entries(rows: list[tuple[dict, bool, str]]) -> list[FeedEntry]:
+    """The rows as the cycle sees them: written back into one RSS document and
+    read by the feed stage (its own markup removal and entity decoding)."""
+    items = "".join(
+        f"<item><guid isPermaLink=\"false\">g{i}</guid><link>{escape(e['link'])}</link>"
+        f"<title>{escape(e.get('title') or '')}</title>"
+        f"<description>{escape(e.get('description') or '')}</description></item>"
+        for i, (e, _, _) in enumerate(rows))
+    body = f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>{items}</channel></rss>'
+    parsed = parse_feed(body.encode("utf-8"), feed_name="replay", feed_url="https://replay.example/")
+    by_guid = {e.guid: e for e in parsed.entries}
+    return [by_guid[f"g{i}"] for i in range(len(rows))]
+
+
 def evaluate(topic: Rule, rows: list[tuple[dict, bool, str]]) -> Score:
+    """The topic verdict the cycle gives an entry whose page gave nothing (the
+    replay has no pages): ``judge_page`` on the entry's own title and summary."""
     score = Score()
+    entries = as_feed_entries(rows)
+    rules, dedupe_cfg = RuleSet.of(topic, ()), DedupeConfig()
     began = time.perf_counter()
-    for entry, relevant, why in rows:
-        match = on_topic(topic, plain(entry.get("title")), plain(entry.get("description")), "")
+    for fe, (entry, relevant, why) in zip(entries, rows):
+        match = judge_page(fallback_article(fe, "replay: no page"), fe.title, fe.summary, rules,
+                           dedupe_cfg).topic
         if match and relevant:
             score.tp += 1
         elif match:

@@ -28,8 +28,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
     setup_logging(env.get("NEWSWATCH_LOG_FORMAT", "text"),
                   logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
-    from pipeline.errors import ConfigError, NewswatchError
-    from storage import CycleLocked
+    from pipeline.errors import ConfigError, CycleLocked, NewswatchError
 
     try:
         return args.handler(args, env)
@@ -185,7 +184,7 @@ def cmd_rematch(args, env) -> int:
 
 
 def cmd_test_rules(args, env) -> int:
-    from pipeline import rules
+    from pipeline.match import rules
 
     settings = _settings(args, env)
     fields = {"title": args.text, "summary": "", "text": ""}

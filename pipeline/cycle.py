@@ -19,19 +19,20 @@ from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, TypeVar
 
 import storage
-from pipeline import alerts, dedupe, feeds
+from pipeline import dedupe, feeds
 from pipeline.config import FeedSpec, Settings
-from pipeline.errors import FeedError, FetchError, HTTPStatusError, RefusedURL
-from pipeline.extract import fallback_article
+from pipeline.errors import ExtractError, FeedError, FetchError, HTTPStatusError, RefusedURL
+from pipeline.extract import ExtractionPool, fallback_article
 from pipeline.fetch import Fetcher
-from pipeline.netguard import redact_url
-from pipeline.pool import ExtractedPage, ExtractionPool, RuleSet
-from pipeline.records import Article, CycleSummary, FeedEntry, FeedState, ItemOutcome
+from pipeline.records import CycleSummary, FeedEntry, FeedState, ItemOutcome
+from pipeline.redact import redact_url
+from pipeline.verdict import PageVerdict, RuleSet, item_title, judge_html, judge_page
 
 log = logging.getLogger("newswatch.cycle")
 Progress = Callable[[CycleSummary], None]
 _HTML_TYPES = ("", "text/html", "application/xhtml+xml", "text/plain")
 STOP_GRACE = 4.0   # seconds the items in flight get to finish after a stop request
+WORKER_PRELOAD = ("pipeline.worker",)   # imported and warmed once, in the forkserver
 T = TypeVar("T")
 
 
@@ -92,14 +93,14 @@ class Pipeline:
             self.archive = Archive(settings, self.store)
         if settings.extract != self.settings.extract:
             self.pool.close()
-            self.pool = ExtractionPool(settings.extract)
+            self.pool = ExtractionPool(settings.extract, WORKER_PRELOAD)
         self.settings = settings
         return self
 
 
 def open_pipeline(settings: Settings, store: storage.Store) -> Pipeline:
     return Pipeline(settings=settings, store=store, archive=Archive(settings, store),
-                    pool=ExtractionPool(settings.extract))
+                    pool=ExtractionPool(settings.extract, WORKER_PRELOAD))
 
 
 def run_cycle(pipeline: Pipeline, *, stop: threading.Event | None = None,
@@ -127,7 +128,7 @@ class _Cycle:
         self.now = now or datetime.now(timezone.utc)
         self.summary = CycleSummary(started_at=self.now)
         self.claimed: dict[str, str] = {}   # canonical URL -> entry URL, this cycle
-        self._rules: RuleSet | None = None  # for the workers, made at the first page
+        self._rules: RuleSet | None = None  # pickled once, at the first page
 
     async def run(self) -> CycleSummary:
         states = storage.feed_states(self.p.store)
@@ -244,64 +245,69 @@ class _Cycle:
             outcomes.append(self.decide(entry, canon[entry.link], page))
         return outcomes, complete
 
-    async def article(self, entry: FeedEntry) -> ExtractedPage | None:
-        """The entry's page, fetched and extracted; None when a stop came first
-        (or abandoned it), so that the next cycle does it."""
+    async def article(self, entry: FeedEntry) -> PageVerdict | None:
+        """The entry's page, fetched, extracted and judged; None when a stop came
+        first (or abandoned it), so that the next cycle does it."""
         if self.stop.is_set():
             return None
-        return await self._unless_abandoned(self._fetch_article(entry))
+        return await self._unless_abandoned(self._judge_article(entry))
 
-    async def _fetch_article(self, entry: FeedEntry) -> ExtractedPage:
+    async def _judge_article(self, entry: FeedEntry) -> PageVerdict:
         try:
             res = await self.fetcher.fetch(entry.link, trusted=False)
         except RefusedURL as exc:
-            return ExtractedPage(article=None, error=str(exc))
+            return PageVerdict(article=None, error=exc)
         except FetchError as exc:
-            return ExtractedPage(article=fallback_article(entry, str(exc)))
+            return self._judge_entry(entry, str(exc))
         self.summary.articles_fetched += 1
         if res.content_type not in _HTML_TYPES:
             reason = f"extract: not an HTML page ({res.content_type}) ({redact_url(res.final_url)})"
-            return ExtractedPage(article=fallback_article(entry, reason))
+            return self._judge_entry(entry, reason)
+        try:
+            # judged in a worker: the event loop's process keeps its CPU for fetching
+            verdict = await self.p.pool.run(judge_html, res.body, res.final_url,
+                                            self.cfg.extract, self.cfg.dedupe, self._ruleset(),
+                                            entry.title, entry.summary)
+        except ExtractError as exc:
+            return self._judge_entry(entry, str(exc))
+        if verdict.article is None:
+            return self._judge_entry(entry, str(verdict.error or "extract: no text"))
+        return verdict
+
+    def _judge_entry(self, entry: FeedEntry, reason: str) -> PageVerdict:
+        """The page gave nothing: the feed's own title and summary stand in."""
+        return judge_page(fallback_article(entry, reason), entry.title, entry.summary,
+                          self._ruleset(), self.cfg.dedupe)
+
+    def _ruleset(self) -> RuleSet:
         if self._rules is None:
             self._rules = RuleSet.of(self.cfg.topic, self.cfg.alerts)
-        # the rules are matched in the worker too: the event loop's process keeps its CPU
-        page = await self.p.pool.extract(res.body, res.final_url, self.cfg.dedupe,
-                                         self._rules, entry.title, entry.summary)
-        if page.article is None:
-            return ExtractedPage(article=fallback_article(entry, page.error or "no text"))
-        return page
+        return self._rules
 
-    def decide(self, entry: FeedEntry, canonical: str, page: ExtractedPage) -> ItemOutcome:
-        """Duplicate, off topic or new; runs in the event loop's thread, one at a
-        time, so the indexes see every earlier decision of this cycle."""
-        art: Article | None = page.article
+    def decide(self, entry: FeedEntry, canonical: str, verdict: PageVerdict) -> ItemOutcome:
+        """Duplicate, off topic or new: only consults and updates the indexes.
+        Runs in the event loop's thread, one at a time, so the indexes see every
+        earlier decision of this cycle."""
+        art = verdict.article
         if art is None:                        # refused link: nothing to judge
-            return self._outcome(entry, canonical, "failed", error=page.error)
-        fp_bytes = page.fingerprint
-        if fp_bytes is None and art.source == "entry":
-            fp = dedupe.fingerprint(art.text, self.cfg.dedupe)
-            fp_bytes = fp.to_bytes() if fp else None
-        fp = dedupe.Fingerprint.from_bytes(fp_bytes) if fp_bytes else None
+            return self._outcome(entry, canonical, "failed", error=str(verdict.error))
+        fp = dedupe.Fingerprint.from_bytes(verdict.fingerprint) if verdict.fingerprint else None
         match = self.p.archive.duplicates.find_duplicate(fp) if fp is not None else None
         if match is not None:
             return self._outcome(entry, canonical, "duplicate", article=art,
-                                 duplicate_of=match.key)
-        title = art.title or entry.title
-        if page.matched:                       # judged in the worker (pool.extract_page)
-            topic, hits = page.topic, list(page.alerts)
-        else:
-            topic, hits = alerts.judge(self.cfg.topic, self.cfg.alerts, title, entry.summary,
-                                       art.text)
-        if topic is None:
-            return self._outcome(entry, canonical, "off_topic",
+                                 title=verdict.title, duplicate_of=match.key)
+        if verdict.topic is None:
+            return self._outcome(entry, canonical, "off_topic", title=verdict.title,
                                  article=replace(art, text=""))
         published = entry.published or self.now
-        story = self.p.archive.stories.find_story(title, fp, published)
-        self.p.archive.stories.add(entry.link, title, fp, published, story=story or entry.link)
+        stories = self.p.archive.stories
+        story = stories.find_story(verdict.title, fp, published)
+        stories.add(entry.link, verdict.title, fp, published, story=story or entry.link)
         if fp is not None:
             self.p.archive.duplicates.add(entry.link, fp)
-        return self._outcome(entry, canonical, "new", article=art, fingerprint=fp_bytes,
-                             story_key=story, alerts=hits, error=art.fallback_reason)
+        return self._outcome(entry, canonical, "new", article=art, title=verdict.title,
+                             fingerprint=verdict.fingerprint, story_key=story,
+                             alerts=list(verdict.alerts), error=art.fallback_reason)
 
     def _outcome(self, entry: FeedEntry, canonical: str, status: str, **kw) -> ItemOutcome:
         counter = {"new": "new", "duplicate": "duplicates", "off_topic": "off_topic",
@@ -309,6 +315,7 @@ class _Cycle:
         setattr(self.summary, counter, getattr(self.summary, counter) + 1)
         self.summary.alerts += len(kw.get("alerts") or ())
         self.progress(self.summary)
+        kw.setdefault("title", item_title(None, entry.title))   # no page judged
         return ItemOutcome(entry=entry, canonical_url=canonical, status=status,
                            fetched_at=self.now, **kw)
 

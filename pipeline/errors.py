@@ -18,7 +18,7 @@ the URL or file they are about: ``fetch: 429 too many requests (https://…)``.
         ├── FeedError            feeds: the bytes are not a feed (no entries, HTML page …)
         ├── ExtractError         extract: the page gave no article text
         ├── StorageError         storage: the database refused or is locked
-        │   └── CycleLocked      storage: another cycle holds the database (storage/store.py)
+        │   └── CycleLocked      storage: another cycle holds the database
         └── DigestError          digest: the digest could not be written
 """
 
@@ -26,7 +26,23 @@ from __future__ import annotations
 
 
 class NewswatchError(Exception):
-    """Base of every error Newswatch raises on purpose."""
+    """Base of every error Newswatch raises on purpose.
+
+    Errors cross process boundaries (an extraction worker returns its
+    ExtractError in the verdict): they pickle as class, message and
+    attributes, so they come back unchanged. Exception's own pickling would
+    call ``__init__`` again with the formatted message ("fetch: fetch: x").
+    """
+
+    def __reduce__(self):
+        return _rebuild, (type(self), str(self), dict(self.__dict__))
+
+
+def _rebuild(cls: type, message: str, attrs: dict) -> "NewswatchError":
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    error.__dict__.update(attrs)
+    return error
 
 
 class ConfigError(NewswatchError):
@@ -91,6 +107,10 @@ class ExtractError(StageError):
 
 class StorageError(StageError):
     stage = "storage"
+
+
+class CycleLocked(StorageError):
+    """Another process is running a cycle against the same database."""
 
 
 class DigestError(StageError):

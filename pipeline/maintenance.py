@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import IO
 
 import storage
-from pipeline import alerts
+from pipeline import match
 from pipeline.config import Settings
 from pipeline.records import StoredItem
 
@@ -38,7 +38,7 @@ def rematch(settings: Settings, store: storage.Store, since: timedelta,
     checked = added = removed = 0
     for item in storage.items_between(store, now - since, now + timedelta(seconds=1),
                                       statuses=["new"]):
-        matches = alerts.match_alerts(settings.alerts, item.title, item.summary, item.text)
+        matches = match.match_alerts(settings.alerts, item.title, item.summary, item.text)
         a, r = storage.replace_alerts(store, item.id, matches)
         checked, added, removed = checked + 1, added + a, removed + r
     return checked, added, removed

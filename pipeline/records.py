@@ -48,7 +48,6 @@ class Article:
     url: str
     title: str = ""
     text: str = ""
-    date: str | None = None       # as trafilatura gives it (YYYY-MM-DD)
     author: str | None = None
     site: str | None = None
     language: str | None = None
@@ -135,6 +134,7 @@ class ItemOutcome:
     canonical_url: str
     status: str                       # "new", "duplicate", "off_topic" or "failed"
     fetched_at: datetime
+    title: str = ""                   # the verdict's choice (verdict.item_title)
     article: Article | None = None
     duplicate_of: str | None = None   # a stored item's URL or a seed's file name
     fingerprint: bytes | None = None

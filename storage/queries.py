@@ -158,7 +158,7 @@ def _item_values(o: ItemOutcome) -> dict:
     a = o.article or Article(url=o.entry.link, source="entry")
     return dict(
         url=o.entry.link, canonical_url=o.canonical_url, guid=o.entry.guid,
-        title=(a.title or o.entry.title)[:1000], summary=o.entry.summary,
+        title=o.title[:1000], summary=o.entry.summary,
         text=a.text, source=o.entry.feed_name, feed_url=o.entry.feed_url,
         status=o.status, published=o.entry.published, fetched_at=o.fetched_at,
         extraction=a.source, fallback_reason=a.fallback_reason, author=a.author,

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session, SQLModel, create_engine
 
-from pipeline.errors import StorageError
+from pipeline.errors import CycleLocked, StorageError
 from storage import models  # noqa: F401  (registers the tables)
 
 BUSY_TIMEOUT_MS = 30_000
@@ -102,10 +102,6 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
 def _describe(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
     return str(orig or exc).splitlines()[0]
-
-
-class CycleLocked(StorageError):
-    """Another process is running a cycle against the same database."""
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import pytest
 from pipeline.config import DedupeConfig
 from pipeline.dedupe import (DuplicateIndex, Fingerprint, StoryIndex, canonical_url,
                              fingerprint, load_seeds)
-from pipeline.fingerprints import words
+from pipeline.dedupe.fingerprints import words
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = "000_ecf7d2cffda6f16f.txt"

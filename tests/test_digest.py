@@ -31,7 +31,7 @@ def store(env):
 def _item(link, title, text, status="new", alerts=(), **kw):
     entry = FeedEntry(feed_name=kw.pop("source", "Feed <b>One</b>"), feed_url="http://f/rss",
                       link=link, title=title, summary="", published=NOW)
-    return ItemOutcome(entry=entry, canonical_url=link, status=status, fetched_at=NOW,
+    return ItemOutcome(entry=entry, canonical_url=link, status=status, fetched_at=NOW, title=title,
                        article=Article(url=link, title=title, text=text), alerts=list(alerts),
                        **kw)
 

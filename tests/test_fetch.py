@@ -18,7 +18,7 @@ from pipeline.config import NetworkConfig
 from pipeline.errors import (DeadlineExceeded, FetchError, HTTPStatusError, RefusedURL,
                              TooLarge, TooManyRedirects)
 from pipeline.fetch import Fetcher, parse_content_type, parse_retry_after
-from pipeline.netguard import GuardedBackend
+from pipeline.fetch.netguard import GuardedBackend
 from tests.faultserver import FaultServer, fault_server, unresponsive_listener  # noqa: F401
 
 UA = "Newswatch-test/1.0 (+https://example.org/newswatch)"

@@ -36,7 +36,8 @@ import storage
 from conftest import write_config
 from faultserver import FaultServer
 from newsweb import article_pages, rss
-from pipeline import digest, feeds as feeds_stage
+from pipeline import digest
+from pipeline.feeds import parse as feeds_stage
 from pipeline.config import load_settings
 from pipeline.cycle import open_pipeline, run_cycle
 from pipeline.maintenance import export_entries

@@ -11,7 +11,7 @@ import pytest
 from pipeline.config import NetworkConfig
 from pipeline.errors import FetchError, RefusedURL
 from pipeline.fetch import Fetcher
-from pipeline.netguard import (GuardedBackend, PeerRefused, address_problem, check_resolved,
+from pipeline.fetch.netguard import (GuardedBackend, PeerRefused, address_problem, check_resolved,
                                check_url, host_as_address, private_peers, redact_url)
 from tests.faultserver import fault_server  # noqa: F401
 

@@ -8,14 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import rules
-from pipeline.alerts import match_alerts, on_topic, snippet
+from pipeline.match import rules
+from pipeline.match import judge, match_alerts, snippet
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
 from pipeline.records import RuleMatch, TermHit
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {"Sednaya": ["Saydnaya", "Saidnaya", "Sednaya", "Sidnaya", "صيدنايا", "صدنايا"]}
+
+
+def on_topic(topic, title, summary, text):
+    """The topic verdict as the cycle gets it (judge with no alert rules)."""
+    return judge(topic, (), title, summary, text)[0]
 
 
 def rule(raw: dict, name: str = "r") -> rules.Rule:

@@ -11,77 +11,21 @@ for it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import multiprocessing
 import os
-import pickle
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from typing import Any, Callable, Sequence
 
-from pipeline.config import DedupeConfig, ExtractConfig
-from pipeline.records import Article, RuleMatch
-
-
-@dataclass(frozen=True)
-class ExtractedPage:
-    article: Article | None
-    fingerprint: bytes | None = None
-    error: str | None = None
-    # the topic and alert rules applied in the worker (``matched``), so the
-    # event loop's process does not spend its CPU on them
-    matched: bool = False
-    topic: RuleMatch | None = None
-    alerts: tuple[RuleMatch, ...] = ()
-
-
-@dataclass(frozen=True)
-class RuleSet:
-    """The topic and alert rules, pickled once per cycle: a task carries these
-    bytes (cheap), and each worker unpickles a rule set only the first time."""
-
-    key: str
-    blob: bytes
-
-    @classmethod
-    def of(cls, topic, alerts) -> "RuleSet":
-        blob = pickle.dumps((topic, tuple(alerts)), protocol=pickle.HIGHEST_PROTOCOL)
-        return cls(hashlib.sha1(blob).hexdigest(), blob)
-
-
-_RULES: dict[str, tuple] = {}     # in a worker: the last rule set seen
-
-
-def extract_page(html: bytes, url: str, extract_cfg: ExtractConfig,
-                 dedupe_cfg: DedupeConfig, rules: RuleSet | None = None,
-                 entry_title: str = "", entry_summary: str = "") -> ExtractedPage:
-    """Extraction and fingerprinting of one page, both CPU work for a worker;
-    with ``rules``, also the topic rule and (when on topic) the alert rules on
-    (page title or entry title, entry summary, page text), as cycle.decide would."""
-    from pipeline import alerts, dedupe, extract
-
-    result = extract.extract_in_worker(html, url, extract_cfg)
-    if isinstance(result, str):
-        return ExtractedPage(article=None, error=result)
-    fp = dedupe.fingerprint(result.text, dedupe_cfg)
-    fp_bytes = fp.to_bytes() if fp else None
-    if rules is None:
-        return ExtractedPage(article=result, fingerprint=fp_bytes)
-    if rules.key not in _RULES:
-        _RULES.clear()
-        _RULES[rules.key] = pickle.loads(rules.blob)
-    topic_rule, alert_rules = _RULES[rules.key]
-    title = result.title or entry_title
-    topic, hits = alerts.judge(topic_rule, alert_rules, title, entry_summary, result.text)
-    return ExtractedPage(article=result, fingerprint=fp_bytes, matched=True, topic=topic,
-                         alerts=tuple(hits))
+from pipeline.config import ExtractConfig
+from pipeline.errors import ExtractError
 
 
 def _start_worker(parent_pid: int) -> None:
-    """Worker initializer: imports and warm-up are done (``pipeline.worker_start``,
-    preloaded in the forkserver); what a worker needs is to die with its parent."""
+    """Worker initializer: imports and warm-up are done (the ``preload`` modules,
+    imported in the forkserver); what a worker needs is to die with its parent."""
     threading.Thread(target=_exit_with, args=(parent_pid,), daemon=True,
                      name="newswatch-parent-watch").start()
 
@@ -110,8 +54,9 @@ def _start_all(executor: ProcessPoolExecutor, workers: int) -> None:
 
 
 class ExtractionPool:
-    def __init__(self, cfg: ExtractConfig):
+    def __init__(self, cfg: ExtractConfig, preload: Sequence[str] = ()):
         self.cfg = cfg
+        self.preload = list(preload)   # modules the forkserver imports once for every worker
         self.workers = cfg.workers or os.cpu_count() or 1
         self._executor: ProcessPoolExecutor | None = None
         self._pages = 0                  # pages given to the current executor
@@ -135,7 +80,7 @@ class ExtractionPool:
             ctx = multiprocessing.get_context("forkserver")
             # imports and one-time warm-up (dateparser's locales: 2-4 s) done once in the
             # forkserver, not in every worker: workers are recycled and forked from it
-            ctx.set_forkserver_preload(["pipeline.worker_start"])
+            ctx.set_forkserver_preload(self.preload)
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=ctx, initializer=_start_worker,
                 initargs=(os.getpid(),))
@@ -161,9 +106,8 @@ class ExtractionPool:
         way, so the workers are ready when the first one arrives."""
         self._started(self._current())
 
-    async def extract(self, html: bytes, url: str, dedupe_cfg: DedupeConfig,
-                      rules: RuleSet | None = None, entry_title: str = "",
-                      entry_summary: str = "") -> ExtractedPage:
+    async def run(self, task: Callable[..., Any], *args: Any) -> Any:
+        """``task(*args)`` in a worker; ExtractError when the worker died."""
         loop = asyncio.get_running_loop()
         if self._slots is None or self._slots[0] is not loop:    # one asyncio.run per cycle
             self._slots = (loop, asyncio.Semaphore(2 * self.workers))
@@ -174,13 +118,11 @@ class ExtractionPool:
                 executor = self._current()
                 await asyncio.shield(self._started(executor))   # shared by every page
                 self._pages += 1
-                return await loop.run_in_executor(executor, extract_page, html, url,
-                                                  self.cfg, dedupe_cfg, rules, entry_title,
-                                                  entry_summary)
-        except BrokenProcessPool:
+                return await loop.run_in_executor(executor, task, *args)
+        except BrokenProcessPool as exc:
             # a worker died (out of memory, killed): start afresh for the next page
             self.close()
-            return ExtractedPage(article=None, error="extract: worker process died")
+            raise ExtractError("worker process died") from exc
 
     def close(self) -> None:
         self._starting = None

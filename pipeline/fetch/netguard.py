@@ -1,4 +1,4 @@
-"""Which URLs and addresses the fetch stage may reach, and credential redaction.
+"""Which URLs and addresses the fetch stage may reach.
 
 Three layers keep Newswatch from being used to reach the machine it runs on or
 its network (SSRF), unless ``allow_private_addresses`` is set:
@@ -11,7 +11,7 @@ its network (SSRF), unless ``allow_private_addresses`` is set:
    DNS can answer differently a second time (rebinding), so layers 1–2 alone
    prove nothing about the connection httpx opens afterwards.
 
-:func:`redact_url` is what every message and log line shows instead of a URL.
+Every message shows :func:`pipeline.redact.redact_url` instead of a URL.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import httpcore
 import httpx
 
 from pipeline.errors import FetchError, RefusedURL
+from pipeline.redact import redact_url
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses the host name resolves to, as strings.
@@ -299,45 +300,3 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._inner.sleep(seconds)
-
-
-# ---------------------------------------------------------------- redaction
-
-_SECRET_WORDS = frozenset({
-    "token", "key", "apikey", "password", "passwd", "pwd", "secret", "sig", "signature",
-    "auth", "authorization", "credential", "credentials", "session", "sessionid",
-})
-_SECRET_NAMES = frozenset({"api_key", "access_token", "refresh_token", "id_token",
-                           "client_secret", "x-amz-signature", "x-amz-credential"})
-
-
-def _is_secret_name(name: str) -> bool:
-    lowered = name.strip().lower()
-    if lowered in _SECRET_NAMES or lowered in _SECRET_WORDS:
-        return True
-    # auth_token, client-secret, X-Goog-Signature …: judge each word of the name.
-    return any(part in _SECRET_WORDS for part in re.split(r"[_\-.\[\]]+", lowered))
-
-
-def _redact_params(text: str) -> str:
-    """name=value pairs joined by & or ;, with secret values replaced, rest untouched."""
-    def one(pair: str) -> str:
-        name, eq, _value = pair.partition("=")
-        return f"{name}=***" if eq and _is_secret_name(name) else pair
-    return re.sub(r"[^&;]+", lambda m: one(m.group(0)), text)
-
-
-def redact_url(url: str) -> str:
-    """``url`` safe to print: no user:password@, secret-looking query values as ***."""
-    text = str(url)
-    try:
-        parts = urlsplit(text)
-        netloc = parts.netloc.rpartition("@")[2]
-        return urlunsplit((parts.scheme, netloc, parts.path, _redact_params(parts.query),
-                           _redact_params(parts.fragment) if "=" in parts.fragment
-                           else parts.fragment))
-    except ValueError:
-        # Unparseable (e.g. a broken IPv6 literal): strip the same parts by pattern.
-        text = re.sub(r"(//)[^/?#]*@", r"\1", text)
-        head, sep, query = text.partition("?")
-        return head + sep + _redact_params(query) if sep else text

@@ -1,7 +1,7 @@
 """What every extraction worker needs before its first page, done once.
 
-This module is imported in the forkserver (``pipeline.pool`` names it as the
-forkserver's preload), and every extraction worker, recycled ones too, is
+This module is imported in the forkserver (``cycle.py`` names it as the pool's
+forkserver preload), and every extraction worker, recycled ones too, is
 forked from there. So what it imports and warms here is paid once per
 service process instead of once per worker:
 
@@ -26,7 +26,7 @@ import gc
 
 import trafilatura  # noqa: F401  (imported for the workers)
 
-from pipeline import alerts, dedupe, pool  # noqa: F401  (imported for the workers)
+from pipeline import verdict  # noqa: F401  (imported for the workers)
 from pipeline.config import DedupeConfig, ExtractConfig
 
 # Dates in forms htmldate's own parsers leave to dateparser (a month name
@@ -64,12 +64,11 @@ def warm_up() -> None:
             external.jt_stoplist_init()
         get_tldinfo("https://www.example.org/")
         html = _PAGE.format(para=_PARA).encode("utf-8")
-        from pipeline.extract import extract_in_worker
+        from pipeline.match.rules import parse_rule_set
 
-        article = extract_in_worker(html, "https://example.org/2024/12/11/warm-up",
-                                    ExtractConfig())
-        text = article.text if not isinstance(article, str) else _PARA * 3
-        dedupe.fingerprint(text, DedupeConfig())
+        topic, alerts = parse_rule_set({"any": ["detainees"]}, [], {})
+        verdict.judge_html(html, "https://example.org/2024/12/11/warm-up", ExtractConfig(),
+                           DedupeConfig(), verdict.RuleSet.of(topic, alerts), "Warm-up", "")
     except Exception:  # noqa: BLE001  an optimisation: cold workers still work
         pass
 

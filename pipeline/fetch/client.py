@@ -33,12 +33,13 @@ import httpcore
 import httpx
 
 from pipeline.config import NetworkConfig
-from pipeline.decoding import decoder_for
 from pipeline.errors import (DeadlineExceeded, FetchError, HTTPStatusError, RefusedURL,
                              TooLarge, TooManyRedirects)
-from pipeline.netguard import (GuardedBackend, PeerRefused, Resolver, check_resolved,
-                               private_peers, redact_url)
+from pipeline.fetch.decoding import decoder_for
+from pipeline.fetch.netguard import (GuardedBackend, PeerRefused, Resolver, check_resolved,
+                                     private_peers)
 from pipeline.records import FetchResult
+from pipeline.redact import redact_url
 
 log = logging.getLogger("newswatch.fetch")
 

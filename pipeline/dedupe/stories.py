@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from pipeline.config import DedupeConfig
-from pipeline.fingerprints import Fingerprint, KeyIndex, overlap, words
+from pipeline.dedupe.fingerprints import Fingerprint, KeyIndex, overlap, words
 
 _STOP = frozenset("""the and for with from that this after over into about amid says said will
 would could has have had are was were its their his her they them than then who what when

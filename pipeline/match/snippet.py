@@ -1,47 +1,15 @@
-"""The matching stage: is an item on topic, which alerts does it raise, and
-the snippet the digest shows around the matched words.
-
-Each item is normalised and indexed once (``rules.analyse``) and that one
-document is matched against the topic and every alert rule.
-"""
+"""The snippet shown around an item's matched words: a window of its text,
+cut at word boundaries, with the matches marked for highlighting."""
 
 from __future__ import annotations
 
 import re
 from typing import Sequence
 
-from pipeline.records import RuleMatch, TermHit
-from pipeline.rules import Rule, analyse, match_document
+from pipeline.records import TermHit
 
 ELLIPSIS = "…"
 _SPACE = re.compile(r"\s+")
-
-
-def _fields(title: str, summary: str, text: str) -> dict[str, str]:
-    return {"title": title or "", "summary": summary or "", "text": text or ""}
-
-
-def on_topic(topic: Rule, title: str, summary: str, text: str) -> RuleMatch | None:
-    """The topic rule's match on the item, or None when the item is off-topic."""
-    return match_document(topic, analyse(_fields(title, summary, text)))
-
-
-def match_alerts(alerts: Sequence[Rule], title: str, summary: str, text: str
-                 ) -> list[RuleMatch]:
-    """The matches of every alert rule the item raises, in config order."""
-    doc = analyse(_fields(title, summary, text))
-    return [m for rule in alerts if (m := match_document(rule, doc)) is not None]
-
-
-def judge(topic: Rule, alerts: Sequence[Rule], title: str, summary: str, text: str
-          ) -> tuple[RuleMatch | None, list[RuleMatch]]:
-    """The topic's match and, only for an item on topic, every alert's match;
-    the item is normalised once for all of them."""
-    doc = analyse(_fields(title, summary, text))
-    on = match_document(topic, doc)
-    if on is None:
-        return None, []
-    return on, [m for rule in alerts if (m := match_document(rule, doc)) is not None]
 
 
 def snippet(text: str, hits: Sequence[TermHit], *, width: int = 240,

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 import storage
-from pipeline import alerts
+from pipeline.match.snippet import snippet
 from pipeline.errors import DigestError
-from pipeline.netguard import redact_url
+from pipeline.redact import redact_text, redact_url
 from pipeline.records import FeedState, StoredItem
 
 # Inline Markdown and HTML only: feed text never starts a line here (it follows
@@ -124,7 +124,7 @@ def _digest_item(item: StoredItem, tz: ZoneInfo, also: list[StoredItem]) -> Dige
         note = "article page unavailable; text is the feed's summary"
     return DigestItem(title=item.title or item.url, url=safe_url(item.url), source=item.source,
                       time=when.strftime("%Y-%m-%d %H:%M %Z"), note=note,
-                      snippet=alerts.snippet(item.text or item.summary, ()),
+                      snippet=snippet(item.text or item.summary, ()),
                       also_reported_by=[{"title": a.title, "source": a.source,
                                          "url": safe_url(a.url)} for a in also])
 
@@ -134,11 +134,11 @@ def _with_match(entry: DigestItem, item: StoredItem, match) -> DigestItem:
         hits = [h for h in match.hits if h.field == field_name]
         source = getattr(item, field_name)
         if hits and source:
-            snippet = alerts.snippet(source, hits, field=field_name)
+            excerpt = snippet(source, hits, field=field_name)
             break
     else:
-        snippet = entry.snippet
-    return DigestItem(**{**entry.__dict__, "keywords": match.keywords, "snippet": snippet})
+        excerpt = entry.snippet
+    return DigestItem(**{**entry.__dict__, "keywords": match.keywords, "snippet": excerpt})
 
 
 def _duplicates(store: storage.Store, dups: list[StoredItem]) -> list[dict]:
@@ -162,11 +162,6 @@ def _failing(f: FeedState, tz: ZoneInfo) -> dict:
     return {"name": f.name or redact_url(f.url), "url": redact_url(f.url),
             "error": redact_text(f.last_error or ""), "since": since,
             "failures": f.consecutive_failures}
-
-
-def redact_text(text: str) -> str:
-    """Every URL inside a message, with its credentials removed."""
-    return re.sub(r"https?://[^\s)]+", lambda m: redact_url(m.group(0)), text)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -195,10 +190,10 @@ def md_link_target(url: str | None) -> str:
         .replace("<", "%3C").replace(">", "%3E")
 
 
-_env = Environment(loader=PackageLoader("pipeline", "templates"),
+_env = Environment(loader=PackageLoader("pipeline.digest", "templates"),
                    autoescape=select_autoescape(["html", "j2"], default=True),
                    trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
-_md_env = Environment(loader=PackageLoader("pipeline", "templates"), autoescape=False,
+_md_env = Environment(loader=PackageLoader("pipeline.digest", "templates"), autoescape=False,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
 _md_env.filters.update(md=md_text, md_url=md_link_target)
 

@@ -30,8 +30,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pipeline.config import DedupeConfig
-from pipeline.fingerprints import Fingerprint, KeyIndex, fingerprint, overlap
-from pipeline.stories import StoryIndex
+from pipeline.dedupe.fingerprints import Fingerprint, KeyIndex, fingerprint, overlap
+from pipeline.dedupe.stories import StoryIndex
 
 __all__ = ["canonical_url", "Fingerprint", "fingerprint", "DuplicateMatch", "DuplicateIndex",
            "SeedReport", "load_seeds", "StoryIndex"]

@@ -19,7 +19,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from pipeline.errors import FeedError
-from pipeline.netguard import redact_url
+from pipeline.redact import redact_url
 from pipeline.records import FeedEntry
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",

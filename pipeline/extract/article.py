@@ -1,7 +1,8 @@
 """The extract stage: article HTML in, clean text and metadata out (trafilatura).
 
 ``extract_article`` is a plain function so that it can run in a worker
-process; it returns an ``Article`` or raises ``ExtractError``. When a page
+process; it returns an ``Article`` or raises ``ExtractError`` (which pickles
+back unchanged). When a page
 cannot be fetched or yields nothing, ``fallback_article`` lets the entry's own
 title and summary stand in, and the article says so.
 """
@@ -40,17 +41,8 @@ def extract_article(html: bytes, url: str, cfg: ExtractConfig) -> Article:
     if not lang:
         m = _LANG.search(html[:4096])
         lang = m.group(1).decode().lower() if m else None
-    return Article(url=url, title=(doc.title or "").strip(), text=text, date=doc.date,
+    return Article(url=url, title=(doc.title or "").strip(), text=text,
                    author=doc.author, site=doc.sitename, language=lang, source="page")
-
-
-def extract_in_worker(html: bytes, url: str, cfg: ExtractConfig) -> Article | str:
-    """Worker-process entry point: an Article, or the error message as a string
-    (exceptions with keyword arguments do not survive pickling back)."""
-    try:
-        return extract_article(html, url, cfg)
-    except ExtractError as exc:
-        return str(exc)
 
 
 def fallback_article(entry: FeedEntry, reason: str) -> Article:

@@ -1,0 +1,10 @@
+"""The feeds stage: a feed's bytes in, its entries out (``FeedEntry`` records).
+
+``parse`` reads RSS, Atom and RDF with feedparser (the broken ones too) and finds
+the feed links an HTML page advertises. May import ``pipeline.errors``, ``records``,
+``redact``, ``textnorm``; never another stage.
+"""
+
+from pipeline.feeds.parse import ACCEPT, FEED_TYPES, ParsedFeed, discover_feed_links, parse_feed
+
+__all__ = ["ACCEPT", "FEED_TYPES", "ParsedFeed", "discover_feed_links", "parse_feed"]
