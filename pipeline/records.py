@@ -164,3 +164,15 @@ class StoredItem:
     story_key: str | None = None
     error: str | None = None
     alerts: tuple[RuleMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class DigestInputs:
+    """Everything a digest is built from: what one storage query returns for its window."""
+
+    start: datetime                   # [start, end) of discovery times, UTC
+    end: datetime
+    items: tuple[StoredItem, ...] = ()          # found in the window, oldest first
+    # duplicate_of -> (title, source) of the stored originals the duplicates copied
+    originals: dict[str, tuple[str, str]] = field(default_factory=dict)
+    failing_feeds: tuple[FeedState, ...] = ()   # configured feeds failing now, oldest first

@@ -1,9 +1,11 @@
-"""The digest: three formats from stored items only, hostile feed text made
-harmless, files replaced atomically."""
+"""The digest from the database: the storage query and the write path (three formats
+from stored items only, hostile feed text made harmless, files replaced atomically).
+The model and the renderers alone, with no database: tests/test_digest_model.py."""
 
 import json
 import os
 import re
+from pathlib import Path
 from html.parser import HTMLParser
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
@@ -30,8 +32,9 @@ def store(env):
 
 def _item(link, title, text, status="new", alerts=(), **kw):
     entry = FeedEntry(feed_name=kw.pop("source", "Feed <b>One</b>"), feed_url="http://f/rss",
-                      link=link, title=title, summary="", published=NOW)
-    return ItemOutcome(entry=entry, canonical_url=link, status=status, fetched_at=NOW, title=title,
+                      link=link, title=title, summary="", published=kw.pop("published", NOW))
+    return ItemOutcome(entry=entry, canonical_url=link, status=status,
+                       fetched_at=kw.pop("fetched_at", NOW), title=title,
                        article=Article(url=link, title=title, text=text), alerts=list(alerts),
                        **kw)
 
@@ -53,22 +56,62 @@ def _fill(store):
         "(https://user:secret@feeds.example/rss?token=abc123)", failing_since=NOW))
 
 
-def _digest(store, feeds=("https://user:secret@feeds.example/rss?token=abc123",)):
-    return digest_mod.build_digest(store, date(2024, 12, 9), tz=UTC, digest_time=time(23, 0),
-                                   alert_order=["Sednaya"],
-                                   feed_urls=list(feeds), now=NOW)
+def _digest(store, feeds=("https://user:secret@feeds.example/rss?token=abc123",), tz=UTC):
+    day = date(2024, 12, 9)
+    start, end = digest_mod.digest_window(day, time(23, 0), tz)
+    inputs = storage.digest_inputs(store, start, end, list(feeds))
+    return digest_mod.build_digest(inputs, day=day, tz=tz, alert_order=["Sednaya"], now=NOW)
+
+
+def test_digest_inputs_hold_the_window_what_its_copies_copied_and_the_failing_feeds(store):
+    _fill(store)
+    storage.save_feed_batch(store, FeedState(url="http://f/rss"), [
+        _item("https://a.example/copy", "Copy of 1", "x", status="duplicate",
+              duplicate_of="https://a.example/1", source="Mirror"),
+        _item("https://a.example/old", "Yesterday", "y", fetched_at=datetime(
+            2024, 12, 8, 22, 59, tzinfo=timezone.utc)),
+    ])
+    storage.save_feed_state(store, FeedState(url="https://other.example/rss", name="Dropped",
+                                             consecutive_failures=1, failing_since=NOW))
+    start, end = digest_mod.digest_window(date(2024, 12, 9), time(23, 0), UTC)
+    inputs = storage.digest_inputs(store, start, end,
+                                   ["https://user:secret@feeds.example/rss?token=abc123"])
+    assert (inputs.start, inputs.end) == (start, end)
+    assert "https://a.example/old" not in [i.url for i in inputs.items]
+    assert [i.url for i in inputs.items][:2] == ["https://a.example/1", "javascript:alert(1)"]
+    assert inputs.originals == {"https://a.example/1": (HOSTILE_TITLE, "Feed <b>One</b>")}
+    assert [f.name for f in inputs.failing_feeds] == ["Locked feed"]     # configured feeds only
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "America/Adak", "America/New_York"])
+def test_a_stored_date_at_the_ends_of_time_reaches_every_file(store, tmp_path, zone):
+    """Year 9999 at UTC+14 and year 1 west of UTC are past what a datetime holds: they
+    crashed the digest with OverflowError; they are shown in UTC instead."""
+    found, _ = digest_mod.digest_window(date(2024, 12, 9), time(23, 0), ZoneInfo(zone))
+    storage.save_feed_batch(store, FeedState(url="http://f/rss"), [
+        _item("https://a.example/late", "Late", "x", fetched_at=found,
+              published=datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc)),
+        _item("https://a.example/early", "Early", "y", fetched_at=found,
+              published=datetime(1, 1, 1, tzinfo=timezone.utc))])
+    digest_mod.write_digest(_digest(store, tz=ZoneInfo(zone)), tmp_path)
+    doc = json.loads((tmp_path / "digests" / "2024-12-09.json").read_text())
+    times = [i["time"] for i in doc["other_items"]]
+    assert [t[:5] for t in times] == ["9999-", "0001-"]
+    for suffix in ("md", "html"):
+        text = (tmp_path / "digests" / f"2024-12-09.{suffix}").read_text()
+        assert all(t in text for t in times)
 
 
 def test_digest_groups_and_counts(store, tmp_path):
     _fill(store)
     d = _digest(store)
-    assert [g["rule"] for g in d.alert_groups] == ["Sednaya"]
-    (item,) = d.alert_groups[0]["items"]
+    assert [g.rule for g in d.alert_groups] == ["Sednaya"]
+    (item,) = d.alert_groups[0].items
     assert item.keywords == ["Sednaya"] and ("Sednaya", True) in item.snippet
     assert [i.title for i in d.other_items] == ["Plain new item"]
     assert d.other_items[0].url is None                      # javascript: never a link
     assert d.counts == {"new": 2, "duplicate": 1, "off_topic": 1, "failed": 0}
-    assert d.duplicates[0]["original"] == "seed report 000_ecf7d2cffda6f16f.txt"
+    assert d.duplicates[0].original == "seed report 000_ecf7d2cffda6f16f.txt"
     paths = digest_mod.write_digest(d, tmp_path)
     assert sorted(p.suffix for p in paths) == [".html", ".json", ".md"]
     assert (tmp_path / "digests" / "latest.json").read_text() == paths[-1].read_text() \
@@ -187,9 +230,9 @@ def test_disk_full_keeps_previous_digest(store, env, tmp_path):
         from pipeline import digest
         from pipeline.errors import DigestError
         store = storage.open_store({env["DATABASE_URL"]!r})
-        d = digest.build_digest(store, date(2024, 12, 9), tz=ZoneInfo("UTC"),
-                                digest_time=time(23, 0),
-                                alert_order=[], feed_urls=[],
+        start, end = digest.digest_window(date(2024, 12, 9), time(23, 0), ZoneInfo("UTC"))
+        d = digest.build_digest(storage.digest_inputs(store, start, end, []),
+                                day=date(2024, 12, 9), tz=ZoneInfo("UTC"), alert_order=[],
                                 now=datetime(2024, 12, 10, tzinfo=timezone.utc))
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (600, 600))
@@ -201,8 +244,8 @@ def test_disk_full_keeps_previous_digest(store, env, tmp_path):
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=str(tmp_path), env={**__import__("os").environ,
-                                                  "PYTHONPATH": str(digest_mod.Path(
-                                                      digest_mod.__file__).parents[1])})
+                                                  "PYTHONPATH": str(Path(
+                                                      digest_mod.__file__).parents[2])})
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("digest: cannot write")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

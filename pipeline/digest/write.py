@@ -1,0 +1,76 @@
+"""Writing the digest: the one place that reads storage for it and writes its files.
+
+:func:`write_day` is what the CLI and the service call: one storage query
+(``storage.digest_inputs``), the pure :func:`build_digest`, every renderer, atomic files,
+and the record that the day's digest is written.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import storage
+from pipeline.config import Settings
+from pipeline.digest.model import Digest, build_digest, digest_window
+from pipeline.digest.render import render
+from pipeline.errors import DigestError
+
+
+def digest_for(settings: Settings, store: storage.Store, day: date, *,
+               now: datetime | None = None) -> Digest:
+    """The digest dated ``day`` of what is stored, as ``settings`` shows it."""
+    start, end = digest_window(day, settings.digest_time, settings.tz)
+    inputs = storage.digest_inputs(store, start, end, [f.url for f in settings.feeds])
+    return build_digest(inputs, day=day, tz=settings.tz,
+                        alert_order=[r.name for r in settings.alerts],
+                        now=now or datetime.now(timezone.utc))
+
+
+def write_day(settings: Settings, store: storage.Store, day: date, *,
+              now: datetime | None = None) -> list[Path]:
+    """Build, write and record the digest of one local day (used by the CLI and
+    the scheduler alike)."""
+    now = now or datetime.now(timezone.utc)
+    digest = digest_for(settings, store, day, now=now)
+    paths = write_digest(digest, settings.output_dir)
+    storage.record_digest(store, digest.day, now)
+    return paths
+
+
+def write_digest(digest: Digest, out_dir: Path) -> list[Path]:
+    """Write ``<day>.md/.html/.json`` and ``latest.*`` atomically (temporary file,
+    fsync, rename): a crash, a full disk or a read-only folder leaves the
+    previous files intact and raises DigestError."""
+    folder = Path(out_dir) / "digests"
+    written = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        newest = max([digest.day] + [p.stem for p in folder.glob("????-??-??.json")])
+        for suffix, text in render(digest).items():
+            path = folder / f"{digest.day}.{suffix}"
+            _atomic_write(path, text)
+            written.append(path)
+            if digest.day == newest:
+                _atomic_write(folder / f"latest.{suffix}", text)
+    except OSError as exc:
+        raise DigestError(f"cannot write: {exc.strerror or exc}", path=str(folder)) from exc
+    return written
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
