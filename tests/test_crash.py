@@ -34,6 +34,7 @@ import psutil
 import pytest
 
 import storage
+from storage_helpers import duplicate_url_count
 from conftest import write_config
 from faultserver import FaultServer
 from newsweb import article_pages, rss
@@ -236,7 +237,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_stores_nothing_twice(server
         assert set(stored) == urls, f"lost: {sorted(urls - set(stored))[:5]}"
         store = storage.open_store(env["DATABASE_URL"])
         try:
-            assert storage.duplicate_url_count(store) == 0
+            assert duplicate_url_count(store) == 0
             assert storage.integrity_check(store) == "ok"
             # each feed's validators are stored, now that its items are
             assert all(s.etag for s in storage.feed_states(store).values())
@@ -329,7 +330,7 @@ def test_two_once_at_the_same_moment(server, tmp_path):
         assert sorted(r["url"] for r in rows) == sorted(urls)
         store = storage.open_store(env["DATABASE_URL"])
         try:
-            assert storage.duplicate_url_count(store) == 0
+            assert duplicate_url_count(store) == 0
             assert storage.integrity_check(store) == "ok"
             with store.engine.connect() as conn:
                 from sqlalchemy import text

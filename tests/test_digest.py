@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import storage
+from storage_helpers import save_feed_state
 from pipeline import digest as digest_mod
 from pipeline.errors import DigestError
 from pipeline.records import (Article, FeedEntry, FeedState, ItemOutcome, RuleMatch,
@@ -47,7 +48,7 @@ def _fill(store):
               duplicate_of="000_ecf7d2cffda6f16f.txt", source="Mirror"),
         _item("https://c.example/off", "Football", "", status="off_topic"),
     ])
-    storage.save_feed_state(store, FeedState(
+    save_feed_state(store, FeedState(
         url="https://user:secret@feeds.example/rss?token=abc123", name="Locked feed",
         consecutive_failures=2, last_error="fetch: 503 service unavailable "
         "(https://user:secret@feeds.example/rss?token=abc123)", failing_since=NOW))
