@@ -96,7 +96,8 @@ async def _verdicts(pages: list[bytes], cfg: DedupeConfig, workers: int) -> list
     rules = RuleSet.of(*_RULES)
     try:
         return await asyncio.gather(*(
-            pool.run(judge_html, page, f"{SITE}page/{n}", extract_cfg, cfg, rules, f"Report {n}", "")
+            pool.run(judge_html, page, f"{SITE}page/{n}", extract_cfg, cfg, rules,
+                     f"Report {n}", "")
             for n, page in enumerate(pages)))
     finally:
         pool.close()
@@ -113,7 +114,8 @@ def judge_set(es: EvalSet, cfg: DedupeConfig, workers: int = 2) -> Judged:
     got = [v.article.text if v.article is not None else "" for v in verdicts]
     seed = [(k, t) for k, t in es.stored if k == SEED_NAME]
     extracted = replace(es, stored=seed + [(k, t) for (k, _), t in zip(stored, got)],
-                        queries=[replace(q, text=t) for q, t in zip(es.queries, got[len(stored):])])
+                        queries=[replace(q, text=t)
+                                 for q, t in zip(es.queries, got[len(stored):])])
     return Judged(texts=extracted,
                   stored={k: v.fingerprint for (k, _), v in zip(stored, verdicts)},
                   queries=[v.fingerprint for v in verdicts[len(stored):]],
@@ -138,7 +140,8 @@ def _archive_decisions(judged: Judged, cfg: DedupeConfig) -> list[str | None]:
         try:
             now = datetime.now(timezone.utc)
             storage.save_feed_batch(store, FeedState(url=SITE + "feed"),
-                                    [_stored_outcome(k, fp, now) for k, fp in judged.stored.items()])
+                                    [_stored_outcome(k, fp, now)
+                                     for k, fp in judged.stored.items()])
             duplicates = Archive(settings, store).duplicates
         finally:
             store.close()
