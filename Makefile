@@ -41,7 +41,9 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/dedupe_eval.py --compare
 	$(BIN)/python bench/dedupe_scale.py
 	$(BIN)/python bench/extract_quality.py
-	$(BIN)/python bench/pipeline_bench.py
+	$(BIN)/python bench/flood.py
+	$(BIN)/python bench/trickle.py
+	$(BIN)/python bench/memory.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -37,19 +37,19 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+BENCH = Path(__file__).resolve().parent
+for _path in (BENCH.parent, BENCH):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 from pipeline.config import DedupeConfig  # noqa: E402
 from pipeline.dedupe import DuplicateIndex, fingerprint  # noqa: E402
 from pipeline.dedupe.fingerprints import body_words, shingle_hashes  # noqa: E402
+from dedupe_compare_table import conclusion, print_table  # noqa: E402
 
 NUM_PERM = 128
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)     # Jaccard or containment, per method
-MIN_PRECISION = 0.99
 TIMING_REPEAT = 3
-NOISE_MISSES = 2               # copies: a recall gap this small is a tie
 
 
 def _identity(x: int) -> int:
@@ -166,14 +166,15 @@ def bottomk_row(es, cfg: DedupeConfig, report) -> Row:
     return row
 
 
-def bottomk_sweep(es, cfg: DedupeConfig, base: Row, evaluate: Callable) -> list[Row]:
+def bottomk_sweep(cfg: DedupeConfig, base: Row, evaluate_at: Callable) -> list[Row]:
     """The pipeline at the containment thresholds MinHash is swept over too
-    (embedded_share as configured); same sketch, so ``base``'s costs."""
+    (embedded_share as configured); same sketch, so ``base``'s costs.
+    ``evaluate_at(cfg)``: the report of the same verdicts at other thresholds."""
     rows = []
     for t in THRESHOLDS:
         if abs(t - cfg.containment) < 1e-9:
             continue
-        report = evaluate(es, replace(cfg, containment=t))
+        report = evaluate_at(replace(cfg, containment=t))
         rows.append(_from_report(Row("bottom-k", f"c={t:.1f} e={cfg.embedded_share}", t,
                                      us_fingerprint=base.us_fingerprint,
                                      us_lookup=base.us_lookup,
@@ -315,88 +316,11 @@ def separation(es, cfg: DedupeConfig) -> tuple[Separation, Separation]:
     return jac, rule
 
 
-# ---------------------------------------------------------------- output
-
-def _kinds(c: Counter) -> str:
-    return ", ".join(f"{k} {n}" for k, n in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))) \
-        or "-"
-
-
-def print_table(rows: list[Row]) -> None:
-    head = (f"{'method':22s} {'threshold':13s} {'prec':>6s} {'recall':>6s} {'FP':>3s} "
-            f"{'FN':>3s} {'us/fp':>6s} {'us/look':>7s} {'B/fp':>5s}  misses by edit kind")
-    print(head)
-    print("-" * len(head))
-    for r in rows:
-        print(f"{r.method:22s} {r.threshold:13s} {r.precision:6.3f} {r.recall:6.3f} {r.fp:3d} "
-              f"{r.positives - r.tp:3d} {r.us_fingerprint:6.0f} {r.us_lookup:7.0f} "
-              f"{r.bytes_stored:5.0f}  {_kinds(r.misses)}")
-    fps = [r for r in rows if r.fp]
-    if fps:
-        print("false positives by query kind:")
-        for r in fps:
-            print(f"  {r.method} {r.threshold}: {_kinds(r.fp_kinds)}")
-
-
-def _margin(r: Row, jac: Separation, rule: Separation) -> float:
-    """Room between the row's threshold and the nearest non-copy, in exact score."""
-    sep = jac if r.method.startswith("minhash-jaccard") else rule
-    return r.t - sep.closest_non_copy
-
-
-def conclusion(rows: list[Row], jac: Separation, rule: Separation) -> str:
-    """Which sketch finds more copies at precision >= MIN_PRECISION (and with no
-    false match at all), from ``rows``; a gap of NOISE_MISSES copies or fewer is
-    called a tie."""
-    base = rows[0]
-    bk = [r for r in rows if r.method.startswith("bottom-k")]
-    mh = [r for r in rows if not r.method.startswith("bottom-k")]
-
-    def best_of(rs: list[Row], floor: float) -> Row | None:
-        ok = [r for r in rs if r.precision >= floor]
-        return max(ok, key=lambda r: (r.recall, r.precision, _margin(r, jac, rule)), default=None)
-
-    def desc(r: Row | None) -> str:
-        if r is None:
-            return "none"
-        return (f"{r.method} {r.threshold} (recall {r.recall:.3f}, precision {r.precision:.3f}, "
-                f"{r.positives - r.tp} missed, {r.fp} false, threshold "
-                f"{_margin(r, jac, rule):+.2f} from the nearest non-copy's exact score)")
-
-    def verdict(b: Row | None, m: Row | None) -> str:
-        if b is None or m is None:
-            return "bottom-k" if b else "MinHash" if m else "neither"
-        gap = (b.positives - b.tp) - (m.positives - m.tp)     # > 0: MinHash misses fewer
-        if abs(gap) <= NOISE_MISSES:
-            lead = "no one" if gap == 0 else "MinHash" if gap > 0 else "bottom-k"
-            return (f"a tie ({lead} ahead by {abs(gap)} of {b.positives} copies, "
-                    f"within {NOISE_MISSES})")
-        return f"{'MinHash' if gap > 0 else 'bottom-k'} by {abs(gap)} copies"
-
-    parts = []
-    for floor in (MIN_PRECISION, 1.0):
-        b, m = best_of(bk, floor), best_of(mh, floor)
-        parts.append(f"at precision >= {floor:.3f} the best bottom-k is {desc(b)} and the best "
-                     f"MinHash is {desc(m)}: {verdict(b, m)}")
-    text = "On recall, " + "; ".join(parts) + "."
-    m = best_of(mh, MIN_PRECISION)
-    if m is not None:
-        stricter = [r for r in mh if r.method == m.method and r.t > m.t]
-        if stricter:
-            nxt = min(stricter, key=lambda r: r.t)
-            text += (f" One step stricter ({nxt.threshold}) that MinHash recall is "
-                     f"{nxt.recall:.3f}.")
-        text += (f" Against the configured pipeline ({base.threshold}: recall {base.recall:.3f}, "
-                 f"precision {base.precision:.3f}, threshold {_margin(base, jac, rule):+.2f} "
-                 f"from the nearest non-copy) it costs "
-                 f"{m.us_fingerprint / base.us_fingerprint:.2f}x the time per fingerprint, "
-                 f"{m.us_lookup / base.us_lookup:.2f}x per lookup and "
-                 f"{m.bytes_stored / base.bytes_stored:.2f}x the bytes per stored fingerprint.")
-    return text
-
-
-def compare(es, cfg: DedupeConfig, report, evaluate: Callable) -> list[Row]:
-    """Print the comparison table and its conclusion; ``report``: ``evaluate(es, cfg)``."""
+def compare(es, cfg: DedupeConfig, report, evaluate_at: Callable) -> list[Row]:
+    """Print the comparison table and its conclusion. ``es``: the set as the
+    cycle fingerprinted it (each text the article its page gave); ``report``:
+    the pipeline's figures on it; ``evaluate_at(cfg)``: the same at other
+    thresholds."""
     try:
         import datasketch  # noqa: F401
     except ImportError:
@@ -404,7 +328,7 @@ def compare(es, cfg: DedupeConfig, report, evaluate: Callable) -> list[Row]:
         return []
     t0 = time.perf_counter()
     rows = [bottomk_row(es, cfg, report)]
-    rows += bottomk_sweep(es, cfg, rows[0], evaluate)
+    rows += bottomk_sweep(cfg, rows[0], evaluate_at)
     sk = _Sketches(es, cfg)
     rows += [minhash_jaccard_row(es, sk, t) for t in THRESHOLDS]
     rows += [minhash_ensemble_row(es, sk, t, cfg) for t in THRESHOLDS]

@@ -1,213 +1,155 @@
-"""Precision and recall of the dedupe stage's text decisions on a labelled set.
+"""Precision and recall of the dedupe stage on a labelled set, through the
+production path.
 
-    .venv/bin/python bench/dedupe_eval.py [--sweep] [--compare]
+    .venv/bin/python bench/dedupe_eval.py [--sweep] [--compare] [--workers 2]
 
 ``--compare`` also measures datasketch's MinHash (Jaccard LSH and LSH Ensemble)
-on the same set, next to the bottom-k sketch (bench/dedupe_compare.py).
+on the same texts, next to the bottom-k sketch (bench/dedupe_compare.py).
 
-The set is built from the 181 human-written article bodies of the article
-extraction benchmark (``ground-truth.json``; ../shared copy if present, else
-tests/fixtures/ground-truth/) and the seed report. Deterministic (seeded RNG).
+The set (``bench/dedupe_set.py``): 181 real article bodies and the seed
+report, their copies and non-copies, as plain text. Each text is then judged
+the way the cycle judges a page, so the figures are the pipeline's and not a
+shortcut's:
 
-Stored: every article and the seed. Queries:
-
-* copies (should match their source): page furniture added; first or last
-  paragraphs cut; headline and a sentence changed plus quote/whitespace edits;
-  the article embedded in a longer page; the clean article when a longer page
-  holding it is what was stored; all of these combined; and the seed with its
-  furniture lines removed or replaced, cut and edited.
-* not copies (should match nothing): every article against all the *others*;
-  "same event" texts that take a few sentences (quotes first) of an article
-  and surround them with sentences from many other articles.
+* every stored text and every query is served as an article page (header,
+  navigation, related links, footer around its paragraphs: ``page_around`` of
+  tests/newsweb.py) and judged in the cycle's extraction pool by the worker's
+  task, ``pipeline.verdict.judge_html`` (trafilatura, then the fingerprint of
+  the text it extracted);
+* the stored pages' verdicts are saved with ``storage.save_feed_batch`` and
+  read back by the cycle's ``Archive``, which also loads the seed reports from
+  ``seeds/`` (``load_seeds``); each query's verdict is decided as ``decide``
+  does: ``archive.duplicates.find_duplicate``.
 
 Texts under ``min_words`` cannot be judged by text (the orchestrator compares
-their URLs only); they are counted and reported on their own line, not dropped.
+their URLs only); they are counted and reported on their own line, not
+dropped. A page that gives no article (trafilatura finds under 200
+characters) would be judged on its feed entry's summary; these pages have
+none, so such a query is counted as not judged by text as well.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import random
-import re
+import asyncio
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+for _path in (ROOT, BENCH, ROOT / "tests"):   # tests/: newsweb.page_around
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-from pipeline.config import DedupeConfig  # noqa: E402
-from pipeline.dedupe import DuplicateIndex, fingerprint, load_seeds  # noqa: E402
-from pipeline.dedupe.fingerprints import overlap, words  # noqa: E402
+import storage  # noqa: E402
+from dedupe_set import SEED_NAME, EvalSet, Query, build_set, load_bodies, paragraphs  # noqa: E402
+from newsweb import page_around  # noqa: E402
+from pipeline.config import DedupeConfig, ExtractConfig, Settings  # noqa: E402
+from pipeline.cycle import WORKER_PRELOAD, Archive  # noqa: E402
+from pipeline.dedupe import DuplicateIndex, Fingerprint, fingerprint, load_seeds  # noqa: E402
+from pipeline.dedupe.fingerprints import overlap  # noqa: E402
+from pipeline.extract import ExtractionPool  # noqa: E402
+from pipeline.match import parse_rule_set  # noqa: E402
+from pipeline.records import Article, FeedEntry, FeedState, ItemOutcome  # noqa: E402
+from pipeline.verdict import PageVerdict, RuleSet, judge_html  # noqa: E402
 
-SHARED_GT = ROOT.parent / "shared/data/article-extraction-benchmark/ground-truth.json"
-FIXTURE_GT = ROOT / "tests/fixtures/ground-truth/ground-truth.json"
-SEED_NAME = "000_ecf7d2cffda6f16f.txt"
-SEED_FURNITURE = ["Syria latest as Assad flees to Moscow", "Read more:",
-                  "From eye doctor to dictator", "Who are the Syrian rebels?"]
-FURNITURE = ["Advertisement", "Skip to content", "Share this article", "Sign up for our newsletter",
-             "Follow us on Facebook and Twitter", "Most read", "Image caption:", "Read more:",
-             "Related stories", "This article was originally published by our partners.",
-             "Copyright 2024. All rights reserved.", "Click here to get the app",
-             "Comments are closed.", "Photo: Reuters", "Listen to this article"]
+__all__ = ["SEED_NAME", "build_set", "load_bodies", "judge_set", "evaluate", "seed_text"]
 
+SEEDS = ROOT / "seeds"
+SITE = "https://eval.example/"          # stored item k is SITE + k
+_RULES = parse_rule_set({"any": ["the"]}, [], {})   # topic is not measured here
+
+
+def seed_text() -> str:
+    return next(s.text for s in load_seeds(SEEDS) if s.name == SEED_NAME)
+
+
+# ---------------------------------------------------------------- the production path
 
 @dataclass
-class Query:
-    name: str                 # "<kind>:<source id>"
-    kind: str
-    text: str
-    expected: frozenset[str]  # keys that are a right answer; empty: not a copy
-    source: str = ""          # the article it was made from (also for non-copies)
+class Judged:
+    """The set as the cycle sees it: ``texts`` holds, for every stored page and
+    query, the article text its page gave (the seed: the file's text, which is
+    what ``Archive`` fingerprints); ``stored`` and ``queries`` the verdicts'
+    fingerprints (None: nothing to judge by text)."""
+
+    texts: EvalSet
+    stored: dict[str, bytes | None]
+    queries: list[bytes | None]
+    no_article: list[str] = field(default_factory=list)   # names whose page gave none
+    seconds: float = 0.0
 
 
-@dataclass
-class EvalSet:
-    stored: list[tuple[str, str]]             # (key, text), in index order
-    queries: list[Query]
-    short_articles: list[str] = field(default_factory=list)
-    source: str = ""
+def as_page(n: int, text: str) -> bytes:
+    """The text as an article page, under a headline of its own (a copy is
+    republished under another one)."""
+    return page_around(f"Report {n}", paragraphs(text)).encode("utf-8")
 
 
-def ground_truth_path() -> Path:
-    return SHARED_GT if SHARED_GT.exists() else FIXTURE_GT
+async def _verdicts(pages: list[bytes], cfg: DedupeConfig, workers: int) -> list[PageVerdict]:
+    extract_cfg = ExtractConfig(workers=workers)
+    pool = ExtractionPool(extract_cfg, WORKER_PRELOAD)     # the cycle's pool and warm-up
+    rules = RuleSet.of(*_RULES)
+    try:
+        return await asyncio.gather(*(
+            pool.run(judge_html, page, f"{SITE}page/{n}", extract_cfg, cfg, rules,
+                     f"Report {n}", "")
+            for n, page in enumerate(pages)))
+    finally:
+        pool.close()
 
 
-def load_bodies(path: Path | None = None) -> dict[str, str]:
-    data = json.loads((path or ground_truth_path()).read_text(encoding="utf-8"))
-    return {k[:12]: v["articleBody"] for k, v in sorted(data.items())}
+def judge_set(es: EvalSet, cfg: DedupeConfig, workers: int = 2) -> Judged:
+    """Every stored text (but the seed) and query served as a page and judged by
+    ``judge_html`` in the extraction pool."""
+    t0 = time.perf_counter()
+    stored = [(k, t) for k, t in es.stored if k != SEED_NAME]
+    texts = [t for _, t in stored] + [q.text for q in es.queries]
+    verdicts = asyncio.run(_verdicts([as_page(n, t) for n, t in enumerate(texts)], cfg, workers))
+    names = [k for k, _ in stored] + [q.name for q in es.queries]
+    got = [v.article.text if v.article is not None else "" for v in verdicts]
+    seed = [(k, t) for k, t in es.stored if k == SEED_NAME]
+    extracted = replace(es, stored=seed + [(k, t) for (k, _), t in zip(stored, got)],
+                        queries=[replace(q, text=t)
+                                 for q, t in zip(es.queries, got[len(stored):])])
+    return Judged(texts=extracted,
+                  stored={k: v.fingerprint for (k, _), v in zip(stored, verdicts)},
+                  queries=[v.fingerprint for v in verdicts[len(stored):]],
+                  no_article=[n for n, v in zip(names, verdicts) if v.article is None],
+                  seconds=time.perf_counter() - t0)
 
 
-def paragraphs(text: str) -> list[str]:
-    return [p.strip() for p in re.split(r"\n+", text) if p.strip()]
+def _stored_outcome(key: str, fp: bytes | None, now: datetime) -> ItemOutcome:
+    url = SITE + key
+    entry = FeedEntry(feed_name="eval", feed_url=SITE + "feed", link=url, title=key)
+    return ItemOutcome(entry=entry, canonical_url=url, status="new", fetched_at=now, title=key,
+                       article=Article(url=url, title=key, text=""), fingerprint=fp)
 
 
-def sentences(text: str) -> list[str]:
-    return [s.strip() for p in paragraphs(text)
-            for s in re.split(r"(?<=[.!?…”\"])\s+(?=[^\W\d_])|(?<=[。！？])", p)
-            if len(words(s)) >= 4]
-
-
-def _cut(paras: list[str], share: float, from_start: bool) -> list[str]:
-    """Drop about ``share`` of the words from one end, whole paragraphs, else sentences."""
-    units = paras if len(paras) >= 4 else [s for p in paras for s in sentences(p)] or paras
-    total, dropped, n = sum(len(u.split()) for u in units), 0, 0
-    order = units if from_start else units[::-1]
-    while n < len(order) - 1 and dropped + len(order[n].split()) <= share * total:
-        dropped += len(order[n].split())
-        n += 1
-    kept = order[n:] if n else order
-    return kept if from_start else kept[::-1]
-
-
-def _furnish(paras: list[str], rng: random.Random, others: list[str]) -> list[str]:
-    out = list(paras)
-    for _ in range(rng.randint(3, 6)):
-        line = rng.choice(FURNITURE + [f"Read more: {rng.choice(others)}"])
-        out.insert(rng.randint(0, len(out)), line)
-    return [rng.choice(FURNITURE)] + out + [rng.choice(FURNITURE), rng.choice(FURNITURE)]
-
-
-def _edit(paras: list[str], rng: random.Random, others: list[str]) -> list[str]:
-    sents = [s for p in paras for s in (sentences(p) or [p])]
-    if len(sents) > 3:
-        sents.pop(rng.randrange(1, len(sents)))              # a sentence dropped
-    sents.insert(rng.randrange(len(sents) + 1), rng.choice(others))   # one added
-    text = " ".join(sents)
-    text = (text.replace("’", "'").replace("“", '"').replace("”", '"') if rng.random() < .5
-            else re.sub(r'"([^"]*)"', r"“\1”", text).replace("'", "’"))
-    text = re.sub(r" ", lambda m: rng.choice([" ", " ", " ", "  ", "\t"]), text)
-    # paragraphs re-split at sentence ends (a copy keeps sentences whole)
-    text = re.sub(r"(?<=[.!?”\"]) +", lambda m: rng.choice([" ", " ", "\n", "\n\n"]), text)
-    headline = " ".join(rng.choice(others).split()[:10])
-    return [headline] + paragraphs(text)
-
-
-def _page_around(text: str, rng: random.Random, filler: list[str], share: float) -> str:
-    """``text`` inside a page where it is about ``share`` of the words."""
-    need = len(text.split()) * (1 / share - 1)
-    before, after, n = [], [], 0
-    for _ in range(10_000):
-        s = rng.choice(filler)
-        if n + len(s.split()) > need + 5:     # stay near the share asked for
-            continue
-        (before if rng.random() < .5 else after).append(s)
-        n += len(s.split())
-        if n >= need - 5:
-            break
-    return "\n".join(before + [text] + after)
-
-
-def copies_of(key: str, text: str, rng: random.Random, filler: list[str]) -> list[Query]:
-    paras, want = paragraphs(text), frozenset({key, f"page:{key}"})
-    variants = {
-        "furniture": _furnish(paras, rng, filler),
-        "cut_start": _cut(paras, rng.uniform(.15, .35), True),
-        "cut_end": _cut(paras, rng.uniform(.15, .40), False),
-        "edited": _edit(paras, rng, filler),
-        "combined": _furnish(_edit(_cut(paras, rng.uniform(.1, .25), rng.random() < .5),
-                                   rng, filler), rng, filler),
-    }
-    out = [Query(f"{kind}:{key}", kind, "\n".join(p), want, key)
-           for kind, p in variants.items()]
-    page = _page_around(text, rng, filler, rng.uniform(.55, .8))
-    out.append(Query(f"embedded:{key}", "embedded", page, want, key))
-    return out
-
-
-def not_copies(key: str, text: str, rng: random.Random, pool: list[list[str]]) -> Query:
-    """A same-event text: 2-4 sentences of ``text`` (quotes first) amid sentences
-    of at least 12 other articles, one each."""
-    sents = sentences(text)
-    quoted = [s for s in sents if re.search(r"[“”\"]", s)]
-    taken = (quoted + [s for s in sents if s not in quoted])[:rng.randint(2, 4)]
-    rest = [rng.choice(p) for p in rng.sample(pool, k=min(len(pool), rng.randint(12, 18)))]
-    body = rest[:]
-    for s in taken:
-        body.insert(rng.randrange(len(body) + 1), s)
-    return Query(f"shared_quotes:{key}", "shared_quotes", " ".join(body), frozenset(), key)
-
-
-def seed_variants(seed: str, rng: random.Random, filler: list[str]) -> list[Query]:
-    lines = [ln for ln in seed.splitlines() if ln.strip()]
-    clean = [ln for ln in lines if ln.strip() not in SEED_FURNITURE]
-    replaced = [ln if ln.strip() not in SEED_FURNITURE else rng.choice(FURNITURE) for ln in lines]
-    want = frozenset({SEED_NAME})
-    texts = {"seed_no_furniture": clean, "seed_other_furniture": _furnish(replaced, rng, filler),
-             "seed_cut_start": _cut(clean, .3, True), "seed_cut_end": _cut(clean, .35, False),
-             "seed_edited": _edit(clean, rng, filler),
-             "seed_combined": _furnish(_edit(_cut(clean, .2, False), rng, filler), rng, filler)}
-    out = [Query(k, k, "\n".join(v), want, SEED_NAME) for k, v in texts.items()]
-    out.append(Query("seed_embedded", "seed_embedded", _page_around("\n".join(clean), rng,
-                                                                     filler, .6), want, SEED_NAME))
-    return out
-
-
-def build_set(bodies: dict[str, str], seed_text: str, cfg: DedupeConfig,
-              rng_seed: int = 20241209) -> EvalSet:
-    rng = random.Random(rng_seed)
-    long_ = {k: t for k, t in bodies.items() if len(t.split()) >= cfg.min_words}
-    # filler (added sentences, "Read more" lines, page text) is sentences of
-    # other articles, of sentence length: a 300-word "sentence" would be a copy
-    pools = {k: [s for s in sentences(t) if len(words(s)) <= 40] for k, t in bodies.items()}
-    pools = {k: p for k, p in pools.items() if len(p) >= 3}
-    stored = [(SEED_NAME, seed_text)] + list(long_.items())
-    queries: list[Query] = []
-    for key, text in long_.items():
-        # filler is never taken from the article itself
-        others = [s for k, p in pools.items() if k != key for s in p]
-        queries += copies_of(key, text, rng, others)
-        queries.append(not_copies(key, text, rng, [p for k, p in pools.items() if k != key]))
-        # stored: a page holding the article; query: the clean article
-        page_key = f"page:{key}"
-        stored.append((page_key, _page_around(text, rng, others, rng.uniform(.35, .7))))
-        queries.append(Query(f"inside_stored_page:{key}", "inside_stored_page", text,
-                             frozenset({key, page_key}), page_key))
-    queries += seed_variants(seed_text, rng, [s for p in pools.values() for s in p])
-    return EvalSet(stored=stored, queries=queries, source=str(ground_truth_path()),
-                   short_articles=sorted(set(bodies) - set(long_)))
+def _archive_decisions(judged: Judged, cfg: DedupeConfig) -> list[str | None]:
+    """Each query decided as ``decide`` does, against an ``Archive`` read from a
+    database holding the stored verdicts and from ``seeds/``: the key matched."""
+    with tempfile.TemporaryDirectory(prefix="dedupe-eval-") as tmp:
+        settings = Settings(feeds=(), topic=_RULES[0], alerts=(), dedupe=cfg, seeds_dir=SEEDS,
+                            database_url=f"sqlite:///{tmp}/eval.db")
+        store = storage.open_store(settings.database_url)
+        try:
+            now = datetime.now(timezone.utc)
+            storage.save_feed_batch(store, FeedState(url=SITE + "feed"),
+                                    [_stored_outcome(k, fp, now)
+                                     for k, fp in judged.stored.items()])
+            duplicates = Archive(settings, store).duplicates
+        finally:
+            store.close()
+    got = []
+    for fp in judged.queries:
+        match = duplicates.find_duplicate(Fingerprint.from_bytes(fp)) if fp else None
+        got.append(match.key.removeprefix(SITE) if match else None)
+    return got
 
 
 # ---------------------------------------------------------------- scoring
@@ -257,36 +199,39 @@ class Report:
                 if o.query.kind.startswith("seed") and not o.right]
 
 
-def evaluate(es: EvalSet, cfg: DedupeConfig) -> Report:
+def _prints(judged: Judged, cfg: DedupeConfig) -> dict[str, Fingerprint | None]:
+    """Stored fingerprints by key, the seed's computed as ``Archive`` computes it."""
+    prints = {k: Fingerprint.from_bytes(b) if b else None for k, b in judged.stored.items()}
+    return {SEED_NAME: fingerprint(seed_text(), cfg), **prints}
+
+
+def evaluate(judged: Judged, cfg: DedupeConfig) -> Report:
+    """Score the decisions. Only the thresholds of ``cfg`` may differ from the
+    config the set was judged with (the fingerprints are the verdicts')."""
     t0 = time.perf_counter()
-    prints = {key: fingerprint(text, cfg) for key, text in es.stored}
-    index = DuplicateIndex(cfg)
-    for key, fp in prints.items():
-        if fp is not None:
-            index.add(key, fp)
+    prints = _prints(judged, cfg)
     outcomes = []
-    for q in es.queries:
-        fp = fingerprint(q.text, cfg)
-        if fp is None:
+    for q, fp_bytes, got in zip(judged.texts.queries, judged.queries,
+                                _archive_decisions(judged, cfg)):
+        if fp_bytes is None:
             outcomes.append(Outcome(q, False, None))
             continue
-        match = index.find_duplicate(fp)
         src = prints.get(q.source)
-        c = overlap(fp, src).new_in_old if src is not None else 0.0
-        outcomes.append(Outcome(q, True, match.key if match else None, c))
+        c = overlap(Fingerprint.from_bytes(fp_bytes), src).new_in_old if src is not None else 0.0
+        outcomes.append(Outcome(q, True, got, c))
     report = Report(outcomes)
     # every article against all the other articles: nothing may match. (Not
     # against the stored pages: their filler is other articles' sentences, so a
-    # short article can really be inside one.)
-    articles = [k for k, _ in es.stored if k != SEED_NAME and not k.startswith("page:")]
+    # short article can really be inside one.) One index per article, so the
+    # index itself, not an Archive per article.
+    articles = [k for k in prints if k != SEED_NAME and not k.startswith("page:")]
     for key in articles:
-        fp = prints[key]
         others = DuplicateIndex(cfg)
         for k in [SEED_NAME] + articles:
             if prints[k] is not None and k != key:
                 others.add(k, prints[k])
         report.negatives_other_articles += 1
-        match = others.find_duplicate(fp) if fp is not None else None
+        match = others.find_duplicate(prints[key]) if prints[key] is not None else None
         if match is not None:
             report.false_other_articles.append(f"{key} -> {match.key} "
                                                f"(c={match.containment:.2f})")
@@ -294,17 +239,19 @@ def evaluate(es: EvalSet, cfg: DedupeConfig) -> Report:
     return report
 
 
-def print_report(es: EvalSet, report: Report, cfg: DedupeConfig) -> None:
-    c = report.counts()
+def print_report(judged: Judged, report: Report, cfg: DedupeConfig) -> None:
+    es, c = judged.texts, report.counts()
     print(f"ground truth: {es.source}")
     print(f"stored texts: {len(es.stored)}; queries: {len(es.queries)} "
-          f"+ {report.negatives_other_articles} article-vs-others")
+          f"+ {report.negatives_other_articles} article-vs-others; every one but the seed "
+          f"served as a page and judged by judge_html in {judged.seconds:.1f}s")
     print(f"articles under min_words={cfg.min_words} (not judged by text, URL only): "
-          f"{len(es.short_articles)} {es.short_articles}; unjudged queries: {c['unjudged']}")
+          f"{len(es.short_articles)} {es.short_articles}; unjudged queries: {c['unjudged']}; "
+          f"pages that gave no article: {len(judged.no_article)} {judged.no_article[:10]}")
     print(f"copies: {c['positives']}, not copies: {c['negatives']}; "
           f"tp {c['tp']} fp {c['fp']} fn {c['fn']}")
     print(f"precision {report.precision:.4f}  recall {report.recall:.4f}  "
-          f"({report.seconds:.1f}s)")
+          f"(decisions {report.seconds:.1f}s)")
     by_kind: dict[str, list[Outcome]] = {}
     for o in report.outcomes:
         if o.judged:
@@ -328,24 +275,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sweep", action="store_true", help="also try other thresholds")
     ap.add_argument("--compare", action="store_true",
-                    help="also measure datasketch MinHash LSH / LSH Ensemble on the same set")
+                    help="also measure datasketch MinHash LSH / LSH Ensemble on the same texts")
+    ap.add_argument("--workers", type=int, default=2, help="extraction worker processes")
     args = ap.parse_args(argv)
     cfg = DedupeConfig()
-    seed = next(s.text for s in load_seeds(ROOT / "seeds") if s.name == SEED_NAME)
-    es = build_set(load_bodies(), seed, cfg)
-    report = evaluate(es, cfg)
-    print_report(es, report, cfg)
+    judged = judge_set(build_set(load_bodies(), seed_text(), cfg), cfg, args.workers)
+    report = evaluate(judged, cfg)
+    print_report(judged, report, cfg)
     if args.sweep:
         print("\nthreshold sweep (containment, embedded_share): precision recall")
         for c in (0.4, 0.5, 0.6, 0.7, 0.8):
             for e in (0.4, 0.5, 0.6):
-                r = evaluate(es, replace(cfg, containment=c, embedded_share=e))
+                r = evaluate(judged, replace(cfg, containment=c, embedded_share=e))
                 print(f"  {c:.1f} {e:.1f}: {r.precision:.4f} {r.recall:.4f}")
     if args.compare:
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         from dedupe_compare import compare  # imported late: datasketch is for --compare only
 
-        compare(es, cfg, report, evaluate)
+        compare(judged.texts, cfg, report, lambda at: evaluate(judged, at))
     return 0
 
 

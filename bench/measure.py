@@ -14,7 +14,7 @@ import psutil
 from pipeline import cycle as cycle_mod
 
 if TYPE_CHECKING:
-    from pipeline_bench import Web
+    from bench_common import Web
 
 
 def _service_tree(skip: set[int]) -> list[psutil.Process]:
@@ -121,7 +121,7 @@ class Sections:
 
     TARGETS = [("feeds", "parse_feed"), ("storage", "seen_urls"),
                ("storage", "original_for_canonical"), ("storage", "save_feed_batch"),
-               ("dedupe", "canonical_url"), ("alerts", "judge")]   # judge: entry fallbacks only
+               ("dedupe", "canonical_url")]
 
     def __init__(self):
         self.cpu: dict[str, float] = {}
@@ -132,7 +132,9 @@ class Sections:
         for modname, name in self.TARGETS:
             mod = getattr(cycle_mod, modname)
             self._wrap(mod, name, f"{modname}.{name}")
-        self._wrap(cycle_mod._Cycle, "decide", "cycle.decide (incl. alerts, index lookups)")
+        self._wrap(cycle_mod._Cycle, "decide", "cycle.decide (index lookups)")
+        # the pages that gave nothing are judged here, in the event loop's process
+        self._wrap(cycle_mod, "judge_page", "verdict.judge_page (entry fallbacks)")
         self._wrap(cycle_mod.storage, "record_cycle", "storage.record_cycle")
         return self
 
@@ -160,14 +162,14 @@ class Sections:
         print("  main-process CPU by section (thread CPU time):")
         for label, secs in sorted(self.cpu.items(), key=lambda kv: -kv[1]):
             print(f"    {label:48s} {secs:7.2f}s  ({self.calls[label]} calls)")
-        inner = sum(v for k, v in self.cpu.items() if not k.startswith("alerts."))
+        inner = sum(self.cpu.values())
         print(f"    {'rest: event loop, httpx, pool IPC, start-up':48s} "
               f"{max(0.0, main_cpu - inner):7.2f}s")
 
 
 def floor_pages(args) -> list[tuple[bytes, str]]:
     """The flood's pages (body, URL) as the news web serves them, built off the clock."""
-    from newsweb import Site
+    from benchweb import Site
 
     site = Site(n_feeds=args.feeds, per_feed=args.per_feed, dup_share=args.dup_share)
     live = [g for items in site.feed_items for g in items]

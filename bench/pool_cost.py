@@ -1,6 +1,6 @@
 """Worker CPU per page of the extraction pool alone: no network, no event loop
 busy beside it. Compare with the floor (trafilatura alone, one process) and
-with the workers' CPU during a flood (bench/pipeline_bench.py flood).
+with the workers' CPU during a flood (bench/flood.py).
 
     .venv/bin/python bench/pool_cost.py [PAGES_PER_WORKER]
 

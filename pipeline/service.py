@@ -164,7 +164,7 @@ class Service:
     def run(self) -> int:
         self._install_signal_handlers()
         log.info("service: started, pid %d, config %s, database %s, digests in %s",
-                 os.getpid(), self.config.path, _redacted(self.store.url),
+                 os.getpid(), self.config.path, self.store.shown_url,
                  self.settings.output_dir / "digests")
         self.write_due_digest()                # catch up a digest missed while down
         if self.exiting.is_set():
@@ -227,12 +227,6 @@ def run_service(config_path: str | Path, *, env: Mapping[str, str] | None = None
     pipeline = open_pipeline(settings, store)
     log.debug("service: pipeline ready in %.1fs", time.monotonic() - started)
     return Service(watcher, settings, pipeline).run()
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _kill_workers(pipeline: Pipeline) -> None:

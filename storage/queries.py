@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-from sqlalchemy import delete, func, or_
+from sqlalchemy import delete, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
@@ -59,11 +59,6 @@ def failing_feeds(store: Store, urls: Iterable[str] | None = None) -> list[FeedS
     return rows
 
 
-def save_feed_state(store: Store, state: FeedState) -> None:
-    """Store a feed's state alone (a failure, or a 304 with nothing to add)."""
-    save_feed_batch(store, state, [])
-
-
 def save_feed_states(store: Store, states: list[FeedState]) -> None:
     """Store the states of many feeds with nothing to add (the 304s of a
     cycle) in one transaction: a quiet cycle is mostly this."""
@@ -91,10 +86,6 @@ def seen_urls(store: Store, urls: Iterable[str]) -> set[str]:
                 found.add(url)
                 found.add(canonical)
     return found & set(urls)
-
-
-def is_seen(store: Store, url: str) -> bool:
-    return bool(seen_urls(store, [url]))
 
 
 def original_for_canonical(store: Store, canonical_urls: Iterable[str]) -> dict[str, str]:
@@ -275,21 +266,6 @@ def replace_alerts(store: Store, item_id: int, matches: list[RuleMatch]) -> tupl
             old[rule].hits = _hits_json(new[rule])
             s.add(old[rule])
     return len(set(new) - set(old)), len(set(old) - set(new))
-
-
-def count_items(store: Store, status: str | None = None) -> int:
-    with store.session() as s:
-        q = select(func.count()).select_from(ItemRow)
-        if status:
-            q = q.where(ItemRow.status == status)
-        return int(s.exec(q).one())
-
-
-def duplicate_url_count(store: Store) -> int:
-    """Entry URLs stored more than once (must always be 0)."""
-    with store.session() as s:
-        q = select(ItemRow.url).group_by(ItemRow.url).having(func.count() > 1)
-        return len(s.exec(q).all())
 
 
 # --- cycles and digests ----------------------------------------------------

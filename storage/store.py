@@ -31,6 +31,11 @@ class Store:
         return self.engine.dialect.name == "sqlite"
 
     @property
+    def shown_url(self) -> str:
+        """The database URL safe to log: the password hidden."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @property
     def sqlite_path(self) -> Path | None:
         if not self.is_sqlite:
             return None

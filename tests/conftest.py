@@ -19,8 +19,7 @@ from newsweb import start_newsweb  # noqa: E402
 def web():
     web = start_newsweb()
     yield web
-    web.server.shutdown()
-    web.server.server_close()
+    web.close()
 
 
 @pytest.fixture

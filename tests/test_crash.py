@@ -1,4 +1,4 @@
-"""Crash safety, concurrency and feed health, with real processes.
+"""Crash safety and concurrency, with real processes (feed health: test_feed_health.py).
 
 * ``newswatch once`` (``python -m pipeline once``) is killed with SIGKILL at
   random moments of a cycle — during start-up and schema creation, feed
@@ -8,8 +8,6 @@
 * A kill between fetching a feed and storing its items must not leave the
   feed's ETag behind (the next poll would get 304 and lose the entries).
 * Two ``once`` started together: one runs, the other is skipped (exit 3).
-* A failing feed backs off exponentially, is listed in the digest with its
-  error and since when, and is back to normal on its first success.
 
 Servers are :class:`faultserver.FaultServer` instances on loopback; article
 pages are the real news pages of tests/fixtures/articles, served 20–50 ms slow.
@@ -20,26 +18,22 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import psutil
 import pytest
 
 import storage
+from storage_helpers import duplicate_url_count
 from conftest import write_config
 from faultserver import FaultServer
 from newsweb import article_pages, rss
-from pipeline import digest
-from pipeline.config import load_settings
-from pipeline.cycle import open_pipeline, run_cycle
 
 ROOT = Path(__file__).resolve().parent.parent
 FEEDS, ENTRIES = 6, 8
@@ -236,7 +230,7 @@ def test_sigkill_at_random_moments_loses_nothing_and_stores_nothing_twice(server
         assert set(stored) == urls, f"lost: {sorted(urls - set(stored))[:5]}"
         store = storage.open_store(env["DATABASE_URL"])
         try:
-            assert storage.duplicate_url_count(store) == 0
+            assert duplicate_url_count(store) == 0
             assert storage.integrity_check(store) == "ok"
             # each feed's validators are stored, now that its items are
             assert all(s.etag for s in storage.feed_states(store).values())
@@ -329,7 +323,7 @@ def test_two_once_at_the_same_moment(server, tmp_path):
         assert sorted(r["url"] for r in rows) == sorted(urls)
         store = storage.open_store(env["DATABASE_URL"])
         try:
-            assert storage.duplicate_url_count(store) == 0
+            assert duplicate_url_count(store) == 0
             assert storage.integrity_check(store) == "ok"
             with store.engine.connect() as conn:
                 from sqlalchemy import text
@@ -338,69 +332,3 @@ def test_two_once_at_the_same_moment(server, tmp_path):
         finally:
             store.close()
     print("concurrent outcomes:", outcomes)
-
-
-# ------------------------------------------------------------- feed health
-
-def test_failing_feed_backs_off_exponentially_and_digest_names_it(tmp_path, env):
-    with FaultServer() as srv:
-        srv.respond("/h/down.xml", 503, b"maintenance", {"Content-Type": "text/plain"})
-        srv.static("/h/up.xml", rss("Up", []).encode(), "application/rss+xml")
-        down, up = srv.url("/h/down.xml"), srv.url("/h/up.xml")
-        cfg = write_config(tmp_path, [{"name": "Down Desk", "url": down},
-                                      {"name": "Up Desk", "url": up}],
-                           network={"backoff_base": 60, "backoff_max": 600})
-        settings = load_settings(cfg, env=env)
-        store = storage.open_store(settings.database_url)
-        pipeline = open_pipeline(settings, store)
-        t0 = datetime(2030, 3, 1, 8, 0, tzinfo=timezone.utc)
-        now, waits = t0, []
-        try:
-            for n in range(1, 7):
-                summary = run_cycle(pipeline, now=now)
-                assert summary.feeds_failed == 1
-                state = storage.feed_states(store)[down]
-                assert state.consecutive_failures == n and state.failing_since == t0
-                assert "503" in state.last_error
-                if n == 1:
-                    assert state.next_poll_at is None     # first failure: next cycle as usual
-                else:
-                    waits.append((state.next_poll_at - now).total_seconds())
-                    # polled less: not due one second before next_poll_at
-                    early = run_cycle(pipeline, now=state.next_poll_at - timedelta(seconds=1))
-                    assert early.feeds_skipped == 1 and early.feeds_failed == 0
-                    now = state.next_poll_at
-                if n == 1:
-                    now = now + timedelta(minutes=30)
-            # doubling from the base on, capped at backoff_max
-            assert waits[0] in (60, 120) and waits[-1] == 600, waits
-            assert all(b == min(2 * a, 600) for a, b in zip(waits, waits[1:])), waits
-            assert srv.hits["/h/down.xml"] == 6
-
-            day = now.date()
-            paths = digest.write_day(settings, store, day, now=now)
-            doc = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
-            (failing,) = doc["failing_feeds"]
-            assert failing["name"] == "Down Desk" and "503" in failing["error"]
-            assert failing["since"].startswith("2030-03-01 08:00") and failing["failures"] == 6
-            md = next(p for p in paths if p.suffix == ".md").read_text()
-            assert re.search(r"Down Desk.*503.*since 2030\\?-03\\?-01 08:00", md), md
-            html = next(p for p in paths if p.suffix == ".html").read_text()
-            assert "Down Desk" in html and "Up Desk" not in html.split("Failing feeds")[1]
-
-            # first success: back to normal at once
-            srv.static("/h/down.xml", rss("Back", []).encode(), "application/rss+xml")
-            run_cycle(pipeline, now=now)
-            state = storage.feed_states(store)[down]
-            assert (state.consecutive_failures, state.last_error, state.failing_since,
-                    state.next_poll_at) == (0, None, None, None)
-            assert state.last_success_at == now
-            again = run_cycle(pipeline, now=now + timedelta(minutes=1))
-            assert again.feeds_skipped == 0 and again.feeds_polled == 2
-            paths = digest.write_day(settings, store, day, now=now)
-            doc = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
-            assert doc["failing_feeds"] == []
-            assert "All feeds answered." in next(p for p in paths if p.suffix == ".md").read_text()
-        finally:
-            pipeline.close()
-            store.close()

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 import pytest
 
 import storage
+from storage_helpers import duplicate_url_count
 from conftest import write_config
 from newsweb import article_pages, page_around, rss, seed_text
 from pipeline import digest
@@ -136,7 +137,7 @@ def test_cycles_store_dedupe_alert_and_digest(site, env, tmp_path):
     summary3, store = _run(settings)
     assert site.requests_to("/a/") == [] and site.requests_to("/b/") == []
     assert summary3.new == summary3.duplicates == 0
-    assert storage.duplicate_url_count(store) == 0
+    assert duplicate_url_count(store) == 0
     assert storage.integrity_check(store) == "ok"
 
 

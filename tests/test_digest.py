@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import storage
+from storage_helpers import save_feed_state
 from pipeline import digest as digest_mod
 from pipeline.errors import DigestError
 from pipeline.records import (Article, FeedEntry, FeedState, ItemOutcome, RuleMatch,
@@ -50,7 +51,7 @@ def _fill(store):
               duplicate_of="000_ecf7d2cffda6f16f.txt", source="Mirror"),
         _item("https://c.example/off", "Football", "", status="off_topic"),
     ])
-    storage.save_feed_state(store, FeedState(
+    save_feed_state(store, FeedState(
         url="https://user:secret@feeds.example/rss?token=abc123", name="Locked feed",
         consecutive_failures=2, last_error="fetch: 503 service unavailable "
         "(https://user:secret@feeds.example/rss?token=abc123)", failing_since=NOW))
@@ -71,7 +72,7 @@ def test_digest_inputs_hold_the_window_what_its_copies_copied_and_the_failing_fe
         _item("https://a.example/old", "Yesterday", "y", fetched_at=datetime(
             2024, 12, 8, 22, 59, tzinfo=timezone.utc)),
     ])
-    storage.save_feed_state(store, FeedState(url="https://other.example/rss", name="Dropped",
+    save_feed_state(store, FeedState(url="https://other.example/rss", name="Dropped",
                                              consecutive_failures=1, failing_since=NOW))
     start, end = digest_mod.digest_window(date(2024, 12, 9), time(23, 0), UTC)
     inputs = storage.digest_inputs(store, start, end,

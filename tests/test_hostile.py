@@ -5,9 +5,7 @@
 * SSRF at cycle level: entry links at loopback, private, link-local, numeric
   and hex spellings of 127.0.0.1, ``file://``, and a feed URL redirecting to
   loopback — refused before any connection, with the reason recorded.
-* Output safety: the 745 feeds of feedparser's ``sanitize/`` corpus plus
-  hand-written hostile entries go into the digest; the HTML digest is checked
-  with html.parser, the Markdown digest by parsing its links.
+* Output safety (the digest): test_hostile_digest.py.
 * Secrets: ``user:pass@`` and ``?token=`` feed URLs never show in logs, stored
   errors, the export or the digest, yet Basic auth reaches the server.
 """
@@ -15,64 +13,35 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
-import re
 import resource
 import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
-from html.parser import HTMLParser
+from contextlib import contextmanager
 from pathlib import Path
-from xml.sax.saxutils import escape
+from typing import Iterator
 
 import feedparser
 import pytest
 
 import storage
 from conftest import write_config
+from cycle_support import export_rows, run_in_process, write_digest_now
 from faultserver import FaultServer
 from newsweb import article_pages, rss
-from pipeline import digest
-from pipeline.feeds import parse as feeds_stage
 from pipeline.config import load_settings
-from pipeline.cycle import open_pipeline, run_cycle
-from pipeline.maintenance import export_entries
+from pipeline.feeds import parse as feeds_stage
 
 ROOT = Path(__file__).resolve().parent.parent
-SANITIZE = Path(__file__).parent / "fixtures" / "feedparser" / "wellformed" / "sanitize"
 
 
 @pytest.fixture
 def srv():
     with FaultServer() as server:
         yield server
-
-
-def run_in_process(cfg: Path, env: dict):
-    settings = load_settings(cfg, env=env)
-    store = storage.open_store(settings.database_url)
-    pipeline = open_pipeline(settings, store)
-    try:
-        summary = run_cycle(pipeline)
-    finally:
-        pipeline.close()
-    return settings, store, summary
-
-
-def export_rows(store) -> list[dict]:
-    out = io.StringIO()
-    export_entries(store, out)
-    return [json.loads(line) for line in out.getvalue().splitlines()]
-
-
-def write_digest_now(settings, store) -> dict[str, str]:
-    day = digest.digest_day_of(datetime.now(timezone.utc), settings.digest_time, settings.tz)
-    paths = digest.write_day(settings, store, day)
-    return {p.suffix[1:]: p.read_text("utf-8") for p in paths}
 
 
 def db_texts(env: dict) -> str:
@@ -147,6 +116,23 @@ def test_xml_bombs_and_external_entities_in_a_cycle(srv, tmp_path, env, monkeypa
 
 # ------------------------------------------------------------------ SSRF
 
+@contextmanager
+def connections() -> Iterator[list]:
+    """The addresses every socket of this process connects to meanwhile (an
+    audit hook: the real sockets, whatever library opens them)."""
+    seen, recording = [], [True]
+
+    def audit(event, args):
+        if event == "socket.connect" and recording[0]:
+            seen.append(args[1])
+
+    sys.addaudithook(audit)     # audit hooks cannot be removed: it stops recording instead
+    try:
+        yield seen
+    finally:
+        recording[0] = False
+
+
 def test_cycle_refuses_private_targets_before_connecting(srv, tmp_path, env, caplog):
     port = srv.port
     targets = {
@@ -169,19 +155,8 @@ def test_cycle_refuses_private_targets_before_connecting(srv, tmp_path, env, cap
                                   {"name": "Moved", "url": srv.url("/moved.xml")},
                                   {"name": "Page", "url": srv.url("/page.html")}],
                        network={"allow_private_addresses": False})
-    connects = []
-
-    def audit(event, args):
-        if event == "socket.connect" and recording:
-            connects.append(args[1])
-
-    recording = True
-    sys.addaudithook(audit)
-    try:
-        with caplog.at_level("INFO"):
-            settings, store, summary = run_in_process(cfg, env)
-    finally:
-        recording = False
+    with connections() as connects, caplog.at_level("INFO"):
+        _, store, _ = run_in_process(cfg, env)
 
     # nothing but the trusted server on loopback was ever connected to
     hosts = {a[0] for a in connects if isinstance(a, tuple)}
@@ -204,164 +179,17 @@ def test_cycle_refuses_private_targets_before_connecting(srv, tmp_path, env, cap
     assert "refused" in failing["Page"] and "loopback" in failing["Page"]
     assert srv.hits["/ssrf.xml"] == 1           # only the trusted first hop
 
-    # allowed: the loopback link is fetched (and nothing else private is tried)
-    srv.static("/local.xml", rss("Local", [items[0]]).encode(), "application/rss+xml")
+
+def test_cycle_fetches_a_loopback_link_when_private_addresses_are_allowed(srv, tmp_path, env):
+    link = srv.url("/internal/secret")
+    srv.static("/local.xml", rss("Local", [{"title": "Syria: detainees", "link": link}]).encode(),
+               "application/rss+xml")
     srv.static("/internal/secret", list(article_pages().values())[0], "text/html")
-    env2 = {**env, "DATABASE_URL": env["DATABASE_URL"].replace("newswatch.db", "allowed.db")}
-    (tmp_path / "allowed").mkdir()
-    cfg2 = write_config(tmp_path / "allowed", [{"name": "Local", "url": srv.url("/local.xml")}],
-                        network={"allow_private_addresses": True})
-    _, store2, _ = run_in_process(cfg2, env2)
+    cfg = write_config(tmp_path, [{"name": "Local", "url": srv.url("/local.xml")}],
+                       network={"allow_private_addresses": True})
+    _, store, _ = run_in_process(cfg, env)
     assert srv.hits["/internal/secret"] == 1
-    assert export_rows(store2)[0]["status"] != "failed"
-
-
-# ------------------------------------------------------------------ output safety
-
-def sanitize_payloads() -> list[tuple[str, str]]:
-    """(title, html) of every entry of feedparser's sanitize corpus, as the feed
-    author wrote them (feedparser's own sanitizer switched off to read them)."""
-    out = []
-    for path in sorted(SANITIZE.glob("*.xml")):
-        doc = feedparser.parse(path.read_bytes(), sanitize_html=False,
-                               resolve_relative_uris=False)
-        for e in doc.entries or [doc.feed]:
-            html = (e.get("content") or [{}])[0].get("value") or e.get("summary", "") \
-                or e.get("subtitle", "") or e.get("title", "")
-            if html or e.get("title"):
-                out.append((e.get("title", ""), html))
-    return out
-
-
-HOSTILE_ITEMS = """
-<item><title><![CDATA[<script>alert(1)</script>Syria headline with tag]]></title>
-  <link>{base}/h/1</link><description>Syria detainees</description></item>
-<item><title>&amp;lt;script&amp;gt;alert(2)&amp;lt;/script&amp;gt; Syria literal markup</title>
-  <link>{base}/h/2</link><description>&amp;lt;img src=http://evil.example/t.png onerror=alert(4)&amp;gt; Syria</description></item>
-<item><title>Syria [x](javascript:alert(1)) ![](http://evil.example/pixel.png) md</title>
-  <link>{base}/h/3</link><description>Syria &lt;a href="javascript:alert(7)"&gt;click&lt;/a&gt; [y](data:text/html,boom)</description></item>
-<item><title>Syria comment</title><link>{base}/h/4</link>
-  <description><![CDATA[Syria <!-- <script>alert(3)</script> --> comment <style>body{{background:url(http://evil.example/s.png)}}</style><div style="background:url(http://evil.example/bg.png)">css</div><iframe src="http://evil.example/f"></iframe><object data="x.swf"></object><embed src="x.swf"><link rel=stylesheet href="http://evil.example/c.css">]]></description></item>
-<item><title>Syria javascript link</title><link>javascript:alert(5)</link><guid isPermaLink="false">j1</guid></item>
-<item><title>Syria data link</title><link>data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==</link><guid isPermaLink="false">d1</guid></item>
-<item><title>Syria quote break-out</title><link>{base}/h/7?x="&gt;&lt;script&gt;alert(8)&lt;/script&gt;</link></item>
-<item><title>Syria paren break-out</title><link>{base}/h/8(1)?q=a)](javascript:alert(9))</link></item>
-<item><title>Syria
-# Heading injected
-&lt;h1&gt;big&lt;/h1&gt; | table | `code` *em* _u_ ~~s~~</title><link>{base}/h/9</link></item>
-"""
-
-
-class TagCollector(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.tags: list[tuple[str, dict]] = []
-        self.style_text: list[str] = []
-        self._in_style = False
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-        self._in_style = tag == "style"
-
-    def handle_startendtag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def handle_endtag(self, tag):
-        self._in_style = False
-
-    def handle_data(self, data):
-        if self._in_style:
-            self.style_text.append(data)
-
-
-def _unescaped(md: str, ch: str) -> list[int]:
-    out, i = [], 0
-    while i < len(md):
-        if md[i] == "\\":
-            i += 2
-            continue
-        if md[i] == ch:
-            out.append(i)
-        i += 1
-    return out
-
-
-def markdown_links(md: str) -> list[str]:
-    """Targets of every inline link/image ``[text](target)`` a renderer would see."""
-    targets = []
-    for pos in _unescaped(md, "]"):
-        if md[pos + 1:pos + 2] == "(":
-            end = md.find(")", pos + 2)
-            targets.append(md[pos + 2:end if end > 0 else None])
-    return targets
-
-
-def test_hostile_feed_content_never_becomes_markup_in_the_digest(srv, tmp_path, env):
-    payloads = sanitize_payloads()
-    assert len(payloads) >= 650
-    # titles told apart by a letter code, not a number: "Syria 2" would make the
-    # hand-written "alert(2) … Syria" item a follower of its story (shown by source only)
-    code = lambda i: "".join("bcdfghjklm"[int(d)] for d in f"{i:03d}")  # noqa: E731
-    items = [{"title": f"{t} Syria {code(i)}", "link": srv.url(f"/gone/{i}"), "description": h}
-             for i, (t, h) in enumerate(payloads)]
-    srv.static("/sanitize.xml", rss("Sanitize corpus", items).encode(), "application/rss+xml")
-    hostile = ('<?xml version="1.0"?><rss version="2.0"><channel><title>Hostile</title>'
-               + HOSTILE_ITEMS.format(base=srv.url("").rstrip("/")) + "</channel></rss>")
-    srv.static("/hostile.xml", hostile.encode(), "application/rss+xml")
-    cfg = write_config(tmp_path, [{"name": "Sanitize <b>corpus</b>", "url": srv.url("/sanitize.xml")},
-                                  {"name": "Hostile [x](javascript:1)", "url": srv.url("/hostile.xml")}],
-                       topic={"any": ["Syria*"]})
-    settings, store, summary = run_in_process(cfg, env)
-    assert summary.feeds_failed == 0
-    assert summary.new >= 600, summary.line()            # they really reach the digest
-    docs = write_digest_now(settings, store)
-    html, md = docs["html"], docs["md"]
-
-    # --- HTML: parse it, tag by tag
-    parser = TagCollector()
-    parser.feed(html)
-    tags = parser.tags
-    names = [t for t, _ in tags]
-    for bad in ("script", "iframe", "object", "embed", "img", "link", "form", "base",
-                "frame", "svg", "math", "video", "audio", "source", "input", "button"):
-        assert bad not in names, f"<{bad}> in the HTML digest"
-    assert names.count("style") == 1 and names.count("meta") == 4   # the template's own
-    assert "url(" not in "".join(parser.style_text) and "@import" not in "".join(parser.style_text)
-    hrefs = []
-    for tag, attrs in tags:
-        for name, value in attrs.items():
-            assert not name.startswith("on"), (tag, name, value)
-            assert name not in ("src", "srcset", "style", "formaction", "xlink:href",
-                                "background", "poster", "data"), (tag, name)
-        if "href" in attrs:
-            hrefs.append(attrs["href"])
-    assert len(hrefs) >= 600
-    for href in hrefs:
-        assert re.match(r"https?://[^\s\"'<>]+$", href), href
-    csp = next(a["content"] for t, a in tags if t == "meta"
-               and a.get("http-equiv", "").lower() == "content-security-policy")
-    directives = dict((d.split() + [""])[:2] for d in csp.split(";") if d.strip())
-    assert directives["default-src"] == "'none'" and directives["img-src"] == "'none'"
-    assert "script-src" not in directives and "unsafe-eval" not in csp
-    # the hostile text is there, as text
-    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
-
-    # --- Markdown: no raw HTML, only http(s) link targets
-    assert _unescaped(md, "<") == [], "raw '<' in the Markdown digest"
-    targets = markdown_links(md)
-    assert len(targets) >= 600
-    for target in targets:
-        assert re.match(r"https?://[^\s()<>]+$", target), target
-    for pos in _unescaped(md, "!"):
-        assert md[pos + 1:pos + 2] != "[", "an image in the Markdown digest"
-    assert "\\<script\\>alert\\(2\\)" in md
-    assert not re.search(r"^#+ Heading injected", md, re.M)
-
-    # --- JSON: only http(s) URLs (or none)
-    doc = json.loads(docs["json"])
-    for group in [*doc["alert_groups"], {"items": doc["other_items"]}]:
-        for item in group["items"]:
-            assert item["url"] is None or re.match(r"https?://", item["url"])
+    assert export_rows(store)[0]["status"] != "failed"
 
 
 # ------------------------------------------------------------------ secrets

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import storage
+from storage_helpers import count_items, duplicate_url_count
 from conftest import write_config
 from newsweb import article_pages, rss
 from pipeline.config import load_settings
@@ -88,8 +89,8 @@ def test_cycle_on_postgres(postgres_url, web, tmp_path):
             summary = run_cycle(pipeline)
         finally:
             pipeline.close()
-    assert storage.count_items(store) == 3 and storage.duplicate_url_count(store) == 0
-    assert storage.count_items(store, "new") == 1 and storage.count_items(store, "off_topic") == 1
+    assert count_items(store) == 3 and duplicate_url_count(store) == 0
+    assert count_items(store, "new") == 1 and count_items(store, "off_topic") == 1
     assert summary.feeds_not_modified == 1 and len(web.requests_to("/a/1")) == 1
     with storage.cycle_lock(store):
         with pytest.raises(storage.CycleLocked):

@@ -27,6 +27,7 @@ from conftest import ROOT, TEST_ALERTS, write_config
 from newsweb import page_around, rss
 
 import storage
+from storage_helpers import count_items, duplicate_url_count
 from pipeline import service as service_mod
 from pipeline.config import load_settings
 from pipeline.cycle import open_pipeline
@@ -211,7 +212,7 @@ def test_sigterm_mid_cycle_exits_cleanly_with_work_committed(web, env, tmp_path,
 
     store = storage.open_store(env["DATABASE_URL"])
     assert storage.integrity_check(store) == "ok"
-    assert storage.duplicate_url_count(store) == 0
+    assert duplicate_url_count(store) == 0
     stored = list(storage.all_items(store))
     # the articles already downloading were finished and committed, whole
     assert sorted(i.url for i in stored) == sorted(i["link"] for i in items)
@@ -245,7 +246,7 @@ def test_sigterm_during_a_hung_fetch_still_exits_within_ten_seconds(web, env, tm
     assert "did not finish" not in svc.output() and "cycle: feeds" in svc.output()
     store = storage.open_store(env["DATABASE_URL"])
     assert storage.integrity_check(store) == "ok"
-    assert storage.count_items(store) == 0          # the unfinished feed was not committed
+    assert count_items(store) == 0          # the unfinished feed was not committed
 
 
 def test_missed_digest_is_written_once_across_restarts(web, env, tmp_path, services):

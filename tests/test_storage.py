@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 import storage
+from storage_helpers import count_items, duplicate_url_count, is_seen, save_feed_state
 from pipeline.records import (Article, FeedEntry, FeedState, ItemOutcome, RuleMatch,
                               TermHit)
 
@@ -40,7 +41,7 @@ def test_batch_is_stored_once_with_feed_state(store):
     assert storage.save_feed_batch(store, state, outcomes) == 2
     # the same batch again (a replay, a second process) stores nothing twice
     assert storage.save_feed_batch(store, state, outcomes) == 0
-    assert storage.count_items(store) == 2 and storage.duplicate_url_count(store) == 0
+    assert count_items(store) == 2 and duplicate_url_count(store) == 0
     assert storage.feed_states(store)["http://f/rss"].etag == '"abc"'
     items = storage.items_between(store, NOW - timedelta(hours=1), NOW + timedelta(hours=1))
     assert [i.alerts[0].hits[0] for i in items if i.alerts] == [hit]
@@ -51,7 +52,7 @@ def test_seen_by_entry_url_or_canonical_url(store):
     assert storage.seen_urls(store, ["http://x.org/1?utm_source=a", "http://x.org/1",
                                      "http://x.org/2"]) == {"http://x.org/1?utm_source=a",
                                                              "http://x.org/1"}
-    assert storage.is_seen(store, "http://x.org/1")
+    assert is_seen(store, "http://x.org/1")
     assert storage.original_for_canonical(store, ["http://x.org/1"]) == {
         "http://x.org/1": "http://x.org/1?utm_source=a"}
 
@@ -60,7 +61,7 @@ def test_failing_feed_state_round_trip(store):
     state = FeedState(url="http://f/rss", name="F", consecutive_failures=3,
                       last_error="fetch: 503 service unavailable (http://f/rss)",
                       failing_since=NOW, next_poll_at=NOW + timedelta(hours=1))
-    storage.save_feed_state(store, state)
+    save_feed_state(store, state)
     (failing,) = storage.failing_feeds(store)
     assert failing == state
 
@@ -68,7 +69,7 @@ def test_failing_feed_state_round_trip(store):
 def test_many_feed_states_saved_at_once_new_and_known(store):
     """The 304s of a cycle are saved together: a known feed's failure count is
     reset, a feed never stored before gets its row."""
-    storage.save_feed_state(store, FeedState(url="http://f/a", name="A", consecutive_failures=2,
+    save_feed_state(store, FeedState(url="http://f/a", name="A", consecutive_failures=2,
                                              last_error="fetch: timeout (http://f/a)",
                                              failing_since=NOW))
     states = [FeedState(url="http://f/a", name="A", etag='"a1"', last_success_at=NOW),

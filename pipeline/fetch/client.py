@@ -283,10 +283,8 @@ def _without_fragment(url: str) -> str:
 
 
 def _reason(exc: FetchError) -> str:
-    """The message without the 'fetch: ' prefix and '(url)' suffix."""
-    text = str(exc).removeprefix("fetch: ")
-    suffix = f" ({exc.url})"
-    return text[: -len(suffix)] if exc.url and text.endswith(suffix) else text
+    """The message without the stage and the URL: what it was raised with."""
+    return exc.reason
 
 
 def _content_length(headers: httpx.Headers) -> int | None:
@@ -346,24 +344,26 @@ def _status_error(status: int, headers: httpx.Headers, shown: str, where: str
                            retry_after=retry_after)
 
 
-_LIBRARY_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError,
-                   httpcore.ConnectError, httpcore.TimeoutException, httpcore.NetworkError,
-                   httpcore.ProtocolError, httpcore.UnsupportedProtocol,
-                   OSError, zlib.error)
+# What can come out of AsyncClient.stream and Response.aiter_raw in httpx 0.28:
+# httpx's own exceptions (it maps every httpcore exception to one around the
+# request and around the body iterator: map_httpcore_exceptions in
+# httpx/_transports/default.py), OSError from the network, zlib.error from our
+# decoder. PeerRefused and RefusedURL are caught before these.
+_LIBRARY_ERRORS = (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError, zlib.error)
 
 
 def _translate(exc: BaseException, shown: str, cfg: NetworkConfig, where: str = ""
                ) -> FetchError:
     """The one place library exceptions become FetchErrors."""
-    if isinstance(exc, (httpx.ConnectTimeout, httpcore.ConnectTimeout)):
+    if isinstance(exc, httpx.ConnectTimeout):
         message = f"connect timed out after {cfg.connect_timeout:g}s"
-    elif isinstance(exc, (httpx.ReadTimeout, httpcore.ReadTimeout)):
+    elif isinstance(exc, httpx.ReadTimeout):
         message = f"no data for {cfg.read_timeout:g}s (read timeout)"
-    elif isinstance(exc, (httpx.TimeoutException, httpcore.TimeoutException, TimeoutError)):
+    elif isinstance(exc, (httpx.TimeoutException, TimeoutError)):
         message = f"timed out ({type(exc).__name__})"
-    elif isinstance(exc, (httpx.ConnectError, httpcore.ConnectError)):
+    elif isinstance(exc, httpx.ConnectError):
         message = f"cannot connect: {_detail(exc)}"
-    elif isinstance(exc, (httpx.RemoteProtocolError, httpcore.RemoteProtocolError)):
+    elif isinstance(exc, httpx.RemoteProtocolError):
         message = f"broken HTTP response: {_detail(exc)}"
     elif isinstance(exc, zlib.error):
         message = f"body is not valid compressed data: {_detail(exc)}"
