@@ -75,6 +75,12 @@ class ConfigWatcher:
             log.error("config: invalid edit ignored, the last good config stays in force: "
                       "file %s, key %s: %s", exc.file or self.path, exc.key or "-", exc.reason)
             return None
+        except Exception:
+            # a loader bug must not fail every cycle from now on: same as an invalid edit
+            self.rejected = stamp
+            log.exception("config: could not load the edit of %s; the last good config stays "
+                          "in force", self.path)
+            return None
         self.stamp, self.rejected = stamp, None
         return settings
 
