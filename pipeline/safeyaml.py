@@ -9,12 +9,12 @@ composed into YAML nodes first and their shape checked before anything is
 built: at most :data:`MAX_DEPTH` levels, at most :data:`MAX_VALUES` values
 counting every alias as the copy it stands for, no recursive alias, at most
 :data:`MAX_BYTES` of text. A real config is 8 levels deep and about 1,500
-values. Every failure is a :class:`ConfigError` naming the file.
+values. Every failure is a :class:`ConfigError` naming the file (and the
+top-level key it is under, when there is one).
 
 libyaml's loader (``yaml.CSafeLoader``) is used when PyYAML was built with it:
 it reads ``config/watch.yaml`` ~8x faster (4 ms instead of 32, bench/config_load.py)
-and bounds nesting
-itself; the pure-Python loader is bounded by :class:`_BoundedPyLoader`.
+and bounds nesting itself; the pure-Python loader is bounded by :class:`_BoundedPyLoader`.
 """
 
 from __future__ import annotations
