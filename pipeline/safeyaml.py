@@ -8,8 +8,8 @@ walks it next, and an alias may even contain itself. Here the text is
 composed into YAML nodes first and their shape checked before anything is
 built: at most :data:`MAX_DEPTH` levels, at most :data:`MAX_VALUES` values
 counting every alias as the copy it stands for, no recursive alias, at most
-:data:`MAX_BYTES` of text. A real config is 8 levels deep and about 1,500
-values. Every failure is a :class:`ConfigError` naming the file (and the
+:data:`MAX_BYTES` of text. ``config/watch.yaml`` is 8 levels deep and holds
+566 values. Every failure is a :class:`ConfigError` naming the file (and the
 top-level key it is under, when there is one).
 
 libyaml's loader (``yaml.CSafeLoader``) is used when PyYAML was built with it:
