@@ -100,8 +100,10 @@ def _store(settings):
 def cmd_once(args, env) -> int:
     import storage
     from pipeline.cycle import open_pipeline, run_cycle
+    from pipeline.dedupe import check_seeds
 
     settings = _settings(args, env)
+    check_seeds(settings.seeds_dir)
     store = _store(settings)
     with storage.cycle_lock(store, wait=args.wait):
         pipeline = open_pipeline(settings, store)

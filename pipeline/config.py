@@ -1,36 +1,55 @@
-"""Configuration as small validated value objects.
+"""Configuration as small validated value objects, declared once.
 
-Defaults ship with the package (``pipeline/defaults.yaml``); the user's YAML
-(``config/watch.yaml``) overrides only the keys it sets. The file is loaded
-and validated once, at the CLI edge, by :func:`load_settings`; each stage then
-gets only its part (``settings.network`` for fetch, ``settings.dedupe`` …).
+Each section is a frozen dataclass whose fields are declared with
+:func:`~pipeline.configkeys.key`: default, one-line help and allowed range
+together. That declaration is the schema: :func:`load_settings` checks the
+user's YAML (``config/watch.yaml``) against it, keys the file does not set
+take its defaults, and ``pipeline/defaults.yaml`` is generated from it
+(:func:`render_defaults`; a test checks the committed file is the same).
+The file is loaded and validated once, at the CLI edge; each stage then gets
+only its part (``settings.network`` for fetch, ``settings.dedupe`` ...).
 Every error is a :class:`ConfigError` naming the file, the key and the
 allowed values. Nothing here reads the environment at import time: the
 environment is passed in.
+
+Dataclasses rather than pydantic: the checks that matter here (durations
+written ``30m``, HH:MM read back from YAML's sexagesimal numbers, header
+values, the rule language) are our own code either way, and pydantic would add
+~50 ms to every ``check-config`` and ``test-rules`` start (measured:
+``import pipeline.config`` 125 ms, with pydantic's BaseModel 177 ms).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
 from datetime import time as dtime
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Mapping
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-import yaml
-
-from pipeline.match import rules
+from pipeline import safeyaml
+from pipeline.configkeys import (DAY, GIB, HOUR, KIB, MINUTE, YEAR, Key, check, key,
+                                 parse_duration, render, shown)
 from pipeline.errors import ConfigError
+from pipeline.match import rules
+
+__all__ = ["FeedSpec", "NetworkConfig", "DedupeConfig", "ExtractConfig", "LimitsConfig",
+           "Settings", "load_settings", "settings_from_mapping", "parse_duration",
+           "render_defaults", "schema"]
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 DEFAULT_CONFIG = Path("config/watch.yaml")
 DEFAULT_DATABASE_URL = "sqlite:///data/newswatch.db"
 DEFAULT_OUTPUT_DIR = "output"
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+# Lowers poll_interval's minimum (never below 1s): for tests and for trying a
+# config against a local feed server, never needed against real sites.
+MIN_POLL_ENV = "NEWSWATCH_MIN_POLL_INTERVAL"
+# The top-level keys in the rule language, checked by their own parsers
+# (pipeline.match.rules, _parse_feeds), not by a Key.
+RULE_KEYS = ("feeds", "topic", "alerts", "variants")
+_MAX_FEED_TEXT = 4096
 
 
 @dataclass(frozen=True)
@@ -43,52 +62,93 @@ class FeedSpec:
 class NetworkConfig:
     """What the fetch stage needs."""
 
-    allow_private_addresses: bool = False
-    connect_timeout: float = 10.0        # seconds to open a connection
-    read_timeout: float = 20.0           # seconds between two reads
-    deadline: float = 60.0               # seconds for a whole request, every byte included
-    max_bytes: int = 5_000_000           # cap on a body, counted after decompression
-    max_redirects: int = 5
-    user_agent: str = "Newswatch/0.1 (+https://github.com/newswatch/newswatch; news monitoring)"
-    max_connections: int = 24            # requests in flight, all hosts together
-    max_per_host: int = 4                # requests in flight to one host
-    backoff_base: float = 300.0          # seconds; doubled per consecutive failure
-    backoff_max: float = 86400.0
+    allow_private_addresses: bool = key(
+        False, "fetch loopback, link-local and private addresses (feeds on your own network)")
+    connect_timeout: float = key(10.0, "time to open a connection", kind="seconds",
+                                 above=0, high=HOUR)
+    read_timeout: float = key(20.0, "time allowed between two reads", kind="seconds",
+                              above=0, high=HOUR)
+    deadline: float = key(60.0, "time for a whole request, every byte included",
+                          kind="seconds", above=0, high=HOUR)
+    max_bytes: int = key(5_000_000, "cap on a body in bytes, counted after decompression",
+                         low=KIB, high=GIB)
+    max_redirects: int = key(5, "redirects followed per request", low=0, high=30)
+    user_agent: str = key("Newswatch/0.1 (+https://github.com/newswatch/newswatch; "
+                          "news monitoring)", "the User-Agent header sent with every request",
+                          kind="header")
+    max_connections: int = key(24, "requests in flight, all hosts together", low=1, high=256)
+    max_per_host: int = key(4, "requests in flight to one host", low=1, high=64,
+                            not_above="max_connections")
+    backoff_base: float = key(300.0, "wait after a feed's first failure; doubled per "
+                              "consecutive failure", kind="seconds", low=1, high=YEAR,
+                              not_above="backoff_max")
+    backoff_max: float = key(86400.0, "longest wait between two tries of a failing feed",
+                             kind="seconds", low=1, high=YEAR)
+    max_new_articles_per_feed: int = key(
+        200, "new article downloads per feed per cycle, newest first", low=1, high=10_000)
+    retry_attempts: int = key(4, "how many later cycles retry an article page that failed "
+                              "transiently (5xx, 429, timeout)", low=0, high=20)
+    retry_base: float = key(600.0, "first retry delay of such a page, doubling",
+                            kind="seconds", low=MINUTE, high=YEAR)
 
 
 @dataclass(frozen=True)
 class DedupeConfig:
     """What the dedupe stage needs. Figures from bench/dedupe_eval.py (181 real
-    articles: 1,267 copies, 540 non-copies) and bench/dedupe_scale.py; see pipeline/dedupe.py."""
+    articles: 1,267 copies, 540 non-copies) and bench/dedupe_scale.py; see pipeline/dedupe/."""
 
-    shingle_size: int = 5             # words per shingle: 5 keeps shared stock phrases rare
-    sketch_size: int = 256            # smallest shingle hashes kept per text (~1 KB stored)
-    lsh_keys: int = 32                # of those, how many are index keys (finds copies cut to 1/10)
-    max_postings: int = 64            # oldest items read per key (boilerplate costs no more)
-    max_candidates: int = 32          # candidates verified per decision (keeps it flat in N)
-    min_shared_keys: int = 3          # keys a candidate must share: copies share ~10-30 of 32; 3 loses no recall and keeps 100k within 1.5x of 1k
-    # share of the new text found in a stored one at or above which it is a copy.
+    # 5 keeps shared stock phrases rare
+    shingle_size: int = key(5, "words per shingle", low=1, high=50)
+    # ~1 KB stored per text
+    sketch_size: int = key(256, "smallest shingle hashes kept per text", low=1, high=4096)
+    # 32 finds copies cut to 1/10 of the text
+    lsh_keys: int = key(32, "of those, how many are index keys", low=1, high=4096,
+                        not_above="sketch_size")
+    # boilerplate costs no more than this
+    max_postings: int = key(64, "oldest items read per index key", low=1, high=100_000)
+    # keeps a decision flat in the archive's size
+    max_candidates: int = key(32, "candidates verified per decision", low=1, high=10_000)
+    # copies share ~10-30 of 32; 3 loses no recall and keeps 100k within 1.5x of 1k
+    min_shared_keys: int = key(3, "index keys a candidate must share", low=1, high=4096,
+                               not_above="lsh_keys")
     # Measured: different articles sharing 2-4 quoted sentences reach 0.40; all but 6
     # of 1,267 copies are >= 0.6. Sweep: 0.5 -> 1 false match; 0.6 -> precision 1.000,
     # recall 0.995; 0.7 -> recall 0.989 (bench/dedupe_eval.py --sweep).
-    containment: float = 0.6
-    # a stored text inside a longer new page is a copy only if it is this share of the page
-    embedded_share: float = 0.5
-    min_words: int = 30               # shorter texts are only compared by URL (too few shingles)
-    story_window_hours: float = 72.0
-    story_similarity: float = 0.4     # rarity-weighted share of the shorter title's words
-    story_text_overlap: float = 0.05  # shared shingles (quotes, wire lines) that make one story
+    containment: float = key(0.6, "share of a new text found in a stored one at or above "
+                             "which it is a copy", above=0, high=1)
+    embedded_share: float = key(0.5, "a stored text inside a longer new page is a copy only "
+                                "if it is this share of the page", above=0, high=1)
+    min_words: int = key(30, "shorter texts are only compared by URL (too few shingles)",
+                         low=1, high=100_000)
+    story_window_hours: float = key(72.0, "hours within which reports can be one story",
+                                    above=0, high=YEAR / HOUR)
+    story_similarity: float = key(0.4, "rarity-weighted share of the shorter title's words "
+                                  "that makes one story", above=0, high=1)
+    story_text_overlap: float = key(0.05, "share of shared shingles (quotes, wire lines) that "
+                                    "makes one story", above=0, high=1)
 
 
 @dataclass(frozen=True)
 class ExtractConfig:
-    workers: int = 0                  # 0: one per core
+    workers: int = key(0, "article extraction processes; 0: one per core", low=0, high=64)
     # recycle workers now and then: lxml can leak under long runs. Measured here a
     # worker grows 108 -> 128 MB over its first 200 pages, then stays at 129 MB to
     # 1,200; a fresh worker is ~15% slower for its first pages, so recycle rarely
-    max_tasks_per_child: int = 1000
-    favor_precision: bool = False
-    include_comments: bool = False
+    max_tasks_per_child: int = key(1000, "pages a worker extracts before it is replaced",
+                                   low=1, high=1_000_000)
+    favor_precision: bool = key(False, "trafilatura: drop doubtful parts of a page")
+    include_comments: bool = key(False, "trafilatura: keep readers' comments")
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Caps on what one item may bring, whatever a feed sends."""
+
+    max_title_chars: int = key(1000, "characters of a title kept", low=50, high=100_000)
+    max_summary_chars: int = key(20_000, "characters of a feed summary kept", low=100,
+                                 high=10_000_000)
+    max_matches_per_rule: int = key(50, "matched terms recorded per rule and item", low=1,
+                                    high=10_000)
 
 
 @dataclass(frozen=True)
@@ -99,10 +159,14 @@ class Settings:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     dedupe: DedupeConfig = field(default_factory=DedupeConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
-    poll_interval: timedelta = timedelta(minutes=30)
-    digest_time: dtime = dtime(7, 0)
-    timezone: str = "UTC"
-    seeds_dir: Path = Path("seeds")
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    poll_interval: timedelta = key(timedelta(minutes=30), "how often every feed is polled",
+                                   low=MINUTE, high=YEAR)
+    digest_time: dtime = key(dtime(7, 0), "when the daily digest is written")
+    timezone: str = key("UTC", "the zone of digest_time and of dates in the digest",
+                        kind="zone")
+    seeds_dir: Path = key(Path("seeds"), "folder of known reports: copies of them are not "
+                          "news (relative to the project)", kind="path")
     database_url: str = DEFAULT_DATABASE_URL
     output_dir: Path = Path(DEFAULT_OUTPUT_DIR)
     config_file: Path | None = None
@@ -112,106 +176,115 @@ class Settings:
         return ZoneInfo(self.timezone)
 
 
-def parse_duration(value: Any, *, key: str, file: str | None = None) -> timedelta:
-    """``30m``, ``45s``, ``2h``, ``1d`` or a number of seconds."""
-    if isinstance(value, bool):
-        raise ConfigError("expected a duration such as 30m, 45s, 2h", file=file, key=key)
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if not m:
-            raise ConfigError(f"{value!r} is not a duration; use a number with s, m, h or d "
-                              "(30m, 45s, 2h)", file=file, key=key)
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    if seconds <= 0:
-        raise ConfigError("a duration must be positive", file=file, key=key)
-    return timedelta(seconds=seconds)
+def _is_section(f: Field) -> bool:
+    """A section of plain keys (network, dedupe ...): a dataclass declared with key().
+    A part in the rule language (feeds, topic ...) is parsed by its own code instead."""
+    cls = f.default_factory
+    return cls is not MISSING and is_dataclass(cls) and \
+        all("key" in sub.metadata for sub in fields(cls))
+
+
+def schema() -> dict[str, Key | dict[str, Key]]:
+    """Every key the YAML may set: top-level keys map to their Key, sections to
+    {key: Key}. The rule-language keys (RULE_KEYS) are checked by match.rules."""
+    out: dict[str, Key | dict[str, Key]] = {}
+    for f in fields(Settings):
+        if _is_section(f):
+            out[f.name] = {s.name: s.metadata["key"] for s in fields(f.default_factory)}
+        elif "key" in f.metadata:
+            out[f.name] = f.metadata["key"]
+    return out
 
 
 def load_settings(path: str | Path | None = None, *, env: Mapping[str, str] | None = None
                   ) -> Settings:
-    """Read defaults, overlay the user's file, validate, return Settings.
+    """Read the user's file, check it against the schema, return Settings.
 
     ``env`` is the process environment as the CLI passes it (``DATABASE_URL``,
-    ``NEWSWATCH_OUTPUT_DIR``); nothing else reads it.
+    ``NEWSWATCH_OUTPUT_DIR``, ``NEWSWATCH_MIN_POLL_INTERVAL``); nothing else reads it.
     """
-    env = env or {}
     path = Path(path) if path else DEFAULT_CONFIG
     file = str(path)
-    defaults = _read_yaml(DEFAULTS_FILE)
     try:
-        user = _read_yaml(path)
+        user = safeyaml.load_mapping(path)
     except FileNotFoundError:
         raise ConfigError("file not found", file=file) from None
-    raw = _overlay(defaults, user)
-    return settings_from_mapping(raw, file=file, env=env, base_dir=path.resolve().parent)
+    return settings_from_mapping(user, file=file, env=env, base_dir=path.resolve().parent)
 
 
 def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
                           env: Mapping[str, str] | None = None,
                           base_dir: Path | None = None) -> Settings:
+    """Settings from a parsed config: keys not in ``raw`` take the schema's defaults."""
     env = env or {}
-    known = {"feeds", "topic", "alerts", "variants", "network", "dedupe", "extract",
-             "poll_interval", "digest_time", "timezone", "seeds_dir"}
-    unknown = sorted(set(raw) - known)
-    if unknown:
-        raise ConfigError(f"unknown key; allowed keys are {', '.join(sorted(known))}",
-                          file=file, key=unknown[0])
+    keys = schema()
+    known = sorted({*RULE_KEYS, *keys})
+    for name in raw:
+        if name not in keys and name not in RULE_KEYS:
+            raise ConfigError(f"unknown key; allowed keys are {', '.join(known)}",
+                              file=file, key=str(name))
     topic, alerts = rules.parse_rule_set(raw.get("topic"), raw.get("alerts") or [],
                                          raw.get("variants") or {}, file=file)
-    seeds_dir = Path(str(raw.get("seeds_dir") or "seeds"))
-    if not seeds_dir.is_absolute() and base_dir is not None and not seeds_dir.exists():
-        # config/watch.yaml names "seeds" relative to the project, not to config/
-        seeds_dir = (base_dir.parent / seeds_dir)
+    values: dict[str, Any] = {}
+    for f in fields(Settings):
+        if _is_section(f):
+            values[f.name] = _section(f.default_factory, raw.get(f.name), f.name, file)
+        elif "key" in f.metadata and f.name in raw:
+            spec = _poll_spec(f.metadata["key"], env) if f.name == "poll_interval" \
+                else f.metadata["key"]
+            values[f.name] = check(spec, raw[f.name], f.name, file)
+    seeds_dir = _resolve_seeds(values.get("seeds_dir", Settings.seeds_dir), base_dir)
     return Settings(
-        feeds=_parse_feeds(raw.get("feeds"), file),
-        topic=topic,
-        alerts=alerts,
-        network=_section(NetworkConfig, raw.get("network"), "network", file),
-        dedupe=_section(DedupeConfig, raw.get("dedupe"), "dedupe", file),
-        extract=_section(ExtractConfig, raw.get("extract"), "extract", file),
-        poll_interval=parse_duration(raw.get("poll_interval", "30m"), key="poll_interval",
-                                     file=file),
-        digest_time=_parse_time(raw.get("digest_time", "07:00"), file),
-        timezone=_parse_timezone(raw.get("timezone", "UTC"), file),
-        seeds_dir=seeds_dir,
+        feeds=_parse_feeds(raw.get("feeds"), file), topic=topic, alerts=alerts,
+        **{**values, "seeds_dir": seeds_dir},
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         output_dir=Path(env.get("NEWSWATCH_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR),
         config_file=Path(file) if file else None,
     )
 
 
-def _read_yaml(path: Path) -> dict:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read: {exc}", file=str(path)) from exc
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"not valid YAML{where}: {problem}", file=str(path)) from exc
-    if doc is None:
-        return {}
-    if not isinstance(doc, dict):
-        raise ConfigError("the top level must be a mapping of keys", file=str(path))
-    return doc
+def _poll_spec(spec: Key, env: Mapping[str, str]) -> Key:
+    """poll_interval's Key, its minimum lowered by NEWSWATCH_MIN_POLL_INTERVAL."""
+    if not env.get(MIN_POLL_ENV):
+        return spec
+    lowest = check(Key("", "duration", low=1, high=spec.low), env[MIN_POLL_ENV],
+                   MIN_POLL_ENV, "the environment")
+    return replace(spec, low=lowest.total_seconds())
 
 
-def _overlay(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict:
-    """Mappings merge key by key; anything else in ``over`` replaces ``base``."""
-    merged = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
-            merged[key] = _overlay(base[key], value)
-        else:
-            merged[key] = value
-    return merged
+def _resolve_seeds(seeds_dir: Path, base_dir: Path | None) -> Path:
+    """config/watch.yaml names "seeds" relative to the project, not to config/."""
+    try:
+        here = seeds_dir.exists()
+    except OSError:            # a name too long for the file system: let the seed check say so
+        return seeds_dir
+    if not seeds_dir.is_absolute() and base_dir is not None and not here:
+        return base_dir.parent / seeds_dir
+    return seeds_dir
+
+
+def _section(cls, raw: Any, name: str, file: str | None):
+    if raw is None:
+        return cls()
+    specs = {f.name: f.metadata["key"] for f in fields(cls)}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"must be a mapping of keys; allowed: {', '.join(specs)}",
+                          file=file, key=name)
+    values = {}
+    for sub, value in raw.items():
+        if sub not in specs:
+            raise ConfigError(f"unknown key; allowed: {', '.join(specs)}",
+                              file=file, key=f"{name}.{sub}")
+        values[sub] = check(specs[sub], value, f"{name}.{sub}", file)
+    section = cls(**values)
+    for sub, spec in specs.items():
+        if spec.not_above and getattr(section, sub) > getattr(section, spec.not_above):
+            raise ConfigError(
+                f"{shown(getattr(section, sub))} is more than {name}.{spec.not_above} "
+                f"({shown(getattr(section, spec.not_above))}); allowed: at most "
+                f"{name}.{spec.not_above}",
+                file=file, key=f"{name}.{sub}")
+    return section
 
 
 def _parse_feeds(raw: Any, file: str | None) -> tuple[FeedSpec, ...]:
@@ -222,72 +295,58 @@ def _parse_feeds(raw: Any, file: str | None) -> tuple[FeedSpec, ...]:
         key = f"feeds[{i}]"
         if not isinstance(item, Mapping):
             raise ConfigError("each feed is a mapping with name and url", file=file, key=key)
-        extra = set(item) - {"name", "url"}
+        extra = sorted(str(k) for k in set(item) - {"name", "url"})
         if extra:
-            raise ConfigError(f"unknown key {sorted(extra)[0]!r}; allowed: name, url",
+            raise ConfigError(f"unknown key {extra[0]!r}; allowed: name, url",
                               file=file, key=key)
-        url = str(item.get("url") or "").strip()
-        if not re.match(r"^https?://[^/\s]+", url, re.I):
-            raise ConfigError(f"url {url!r} must be an http:// or https:// URL",
-                              file=file, key=f"{key}.url")
+        url = _feed_text(item.get("url"), f"{key}.url", file).strip()
+        if not re.match(r"^https?://[^/\s]+\S*$", url, re.I):
+            raise ConfigError(f"url {shown(url)} must be an http:// or https:// URL without "
+                              "spaces", file=file, key=f"{key}.url")
         if url in urls:
-            raise ConfigError(f"url {url!r} is listed twice", file=file, key=f"{key}.url")
+            raise ConfigError(f"url {shown(url)} is listed twice", file=file, key=f"{key}.url")
         urls.add(url)
-        name = str(item.get("name") or "").strip() or url
+        name = _feed_text(item.get("name"), f"{key}.name", file).strip() or url
         feeds.append(FeedSpec(name=name, url=url))
     return tuple(feeds)
 
 
-def _section(cls, raw: Any, key: str, file: str | None):
-    if raw is None:
-        return cls()
-    if not isinstance(raw, Mapping):
-        raise ConfigError("must be a mapping", file=file, key=key)
-    allowed = {f.name: f for f in fields(cls)}
-    values = {}
-    for name, value in raw.items():
-        if name not in allowed:
-            raise ConfigError(f"unknown key; allowed: {', '.join(allowed)}",
-                              file=file, key=f"{key}.{name}")
-        values[name] = _coerce(value, allowed[name].default, f"{key}.{name}", file)
-    return cls(**values)
-
-
-def _coerce(value: Any, default: Any, key: str, file: str | None) -> Any:
-    """Check a value against the type of its default (bool, int, float, str)."""
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{value!r} is not true or false", file=file, key=key)
-        return value
-    if isinstance(default, (int, float)):
-        if isinstance(value, str) and isinstance(default, float) and _DURATION.match(value):
-            return parse_duration(value, key=key, file=file).total_seconds()
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{value!r} is not a number", file=file, key=key)
-        if value < 0:
-            raise ConfigError(f"{value!r} must not be negative", file=file, key=key)
-        return type(default)(value)
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{value!r} must be a non-empty string", file=file, key=key)
+def _feed_text(value: Any, name: str, file: str | None) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > _MAX_FEED_TEXT \
+            or re.search(r"[\x00-\x1f\x7f]", value):
+        raise ConfigError(f"{shown(value)} must be one line of text, at most "
+                          f"{_MAX_FEED_TEXT} characters", file=file, key=name)
     return value
 
 
-def _parse_time(raw: Any, file: str | None) -> dtime:
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        # YAML 1.1 reads an unquoted 07:00 as the sexagesimal number 420
-        raw = f"{raw // 60:02d}:{raw % 60:02d}"
-    m = re.match(r"^\s*(\d{1,2}):(\d{2})\s*$", str(raw))
-    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
-        raise ConfigError(f"{raw!r} is not a time of day; use HH:MM (00:00 to 23:59)",
-                          file=file, key="digest_time")
-    return dtime(int(m.group(1)), int(m.group(2)))
+def render_defaults() -> str:
+    """The text of ``pipeline/defaults.yaml``: every key, its default, help and range."""
+    lines = ["# Newswatch's built-in defaults: every key the config may set besides the",
+             "# rules (feeds, topic, alerts, variants), with its default and allowed range.",
+             "# The user's config (config/watch.yaml) overrides only the keys it sets.",
+             "# GENERATED from the schema in pipeline/config.py; do not edit, regenerate:",
+             "#   python -m pipeline.config > pipeline/defaults.yaml", ""]
+    sections = []
+    for f in fields(Settings):
+        if _is_section(f):
+            sections.append(f)
+        elif "key" in f.metadata:
+            lines += _rendered(f.name, f.metadata["key"], f.default, "")
+    for f in sections:
+        lines += ["", f"{f.name}:"]
+        for sub in fields(f.default_factory):
+            lines += _rendered(sub.name, sub.metadata["key"], sub.default, "  ")
+    return "\n".join(lines) + "\n"
 
 
-def _parse_timezone(raw: Any, file: str | None) -> str:
-    name = str(raw).strip()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{name!r} is not an IANA time zone name such as Europe/London or UTC",
-                          file=file, key="timezone") from None
-    return name
+def _rendered(name: str, spec: Key, default: Any, indent: str) -> list[str]:
+    said = f"{indent}# {spec.help} ({spec.allowed()})"
+    if len(said) > 92:
+        said = f"{indent}# {spec.help}\n{indent}#   allowed: {spec.allowed()}"
+    return [*said.split("\n"), f"{indent}{name}: {render(spec, default)}"]
+
+
+if __name__ == "__main__":
+    print(render_defaults(), end="")

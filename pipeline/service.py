@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Mapping
 
 import storage
-from pipeline import digest, scheduler
+from pipeline import dedupe, digest, scheduler
 from pipeline.config import Settings, load_settings
 from pipeline.cycle import Pipeline, open_pipeline, run_cycle
 from pipeline.errors import ConfigError
@@ -74,6 +74,12 @@ class ConfigWatcher:
             self.rejected = stamp
             log.error("config: invalid edit ignored, the last good config stays in force: "
                       "file %s, key %s: %s", exc.file or self.path, exc.key or "-", exc.reason)
+            return None
+        except Exception:
+            # a loader bug must not fail every cycle from now on: same as an invalid edit
+            self.rejected = stamp
+            log.exception("config: could not load the edit of %s; the last good config stays "
+                          "in force", self.path)
             return None
         self.stamp, self.rejected = stamp, None
         return settings
@@ -154,6 +160,8 @@ class Service:
         old = self.settings
         keys = changed_keys(old, new)
         self.pipeline = self.pipeline.reconfigure(new)
+        if new.seeds_dir != old.seeds_dir:
+            dedupe.check_seeds(new.seeds_dir)
         log.info("config: reloaded %s (changed: %s)", self.config.path,
                  ", ".join(keys) or "nothing that matters")
         if self.schedule.reschedule(new):
@@ -220,6 +228,7 @@ def run_service(config_path: str | Path, *, env: Mapping[str, str] | None = None
     path = Path(config_path)
     watcher = ConfigWatcher(path, env)        # stamp first: an edit while loading is seen
     settings = load_settings(path, env=env)
+    dedupe.check_seeds(settings.seeds_dir)
     # APScheduler's "added job"/"scheduler started" lines repeat what we log
     logging.getLogger("apscheduler.scheduler").setLevel(logging.WARNING)
     started = time.monotonic()

@@ -24,9 +24,11 @@ def web():
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    """A fresh SQLite file and output folder for this test only."""
+    """A fresh SQLite file and output folder for this test only; polls as often as
+    every second (the service tests watch several cycles)."""
     return {"DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'newswatch.db'}",
-            "NEWSWATCH_OUTPUT_DIR": str(tmp_path / "output")}
+            "NEWSWATCH_OUTPUT_DIR": str(tmp_path / "output"),
+            "NEWSWATCH_MIN_POLL_INTERVAL": "1s"}
 
 
 TEST_TOPIC = {"any": ["prison*", "Syria*", "Sednaya", "detain*", "Taliban"]}

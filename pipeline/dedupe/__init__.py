@@ -8,8 +8,8 @@ near-duplicate index), ``stories`` (reports of the same event grouped). May impo
 
 from pipeline.dedupe.fingerprints import Fingerprint, fingerprint, overlap
 from pipeline.dedupe.index import (DuplicateIndex, DuplicateMatch, SeedReport, canonical_url,
-                                   load_seeds)
+                                   check_seeds, load_seeds)
 from pipeline.dedupe.stories import StoryIndex
 
 __all__ = ["DuplicateIndex", "DuplicateMatch", "Fingerprint", "SeedReport", "StoryIndex",
-           "canonical_url", "fingerprint", "load_seeds", "overlap"]
+           "canonical_url", "check_seeds", "fingerprint", "load_seeds", "overlap"]

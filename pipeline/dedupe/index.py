@@ -24,6 +24,7 @@ below these thresholds and are grouped by :class:`StoryIndex` instead.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,9 @@ from pipeline.dedupe.fingerprints import Fingerprint, KeyIndex, fingerprint, ove
 from pipeline.dedupe.stories import StoryIndex
 
 __all__ = ["canonical_url", "Fingerprint", "fingerprint", "DuplicateMatch", "DuplicateIndex",
-           "SeedReport", "load_seeds", "StoryIndex"]
+           "SeedReport", "load_seeds", "seed_files", "check_seeds", "StoryIndex"]
+
+log = logging.getLogger("newswatch.dedupe")
 
 # ---------------------------------------------------------------- URLs
 
@@ -162,17 +165,42 @@ class SeedReport:
 
 def load_seeds(seeds_dir: Path) -> list[SeedReport]:
     """Every ``*.txt`` in the folder except READMEs, by name; [] if it is missing.
-    Unreadable files are skipped: a seed must not stop the pipeline."""
-    seeds_dir = Path(seeds_dir)
-    if not seeds_dir.is_dir():
-        return []
+    A file that cannot be read (not UTF-8, not a file, no permission) is logged
+    with its path and skipped: a seed must not stop the pipeline."""
     seeds = []
-    for path in sorted(seeds_dir.glob("*.txt")):
-        if path.stem.lower() == "readme" or not path.is_file():
-            continue
+    for path in seed_files(seeds_dir) or []:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+            text = path.read_bytes().decode("utf-8")
+        except OSError as exc:
+            log.warning("seeds: cannot read %s (%s); skipped", path, exc.strerror or exc)
+            continue
+        except UnicodeDecodeError as exc:
+            log.warning("seeds: %s is not UTF-8 text (byte %d); skipped: save it as UTF-8",
+                        path, exc.start)
             continue
         seeds.append(SeedReport(name=path.name, text=text))
     return seeds
+
+
+def seed_files(seeds_dir: Path) -> list[Path] | None:
+    """The files :func:`load_seeds` reads, by name; None when the folder is missing."""
+    folder = Path(seeds_dir)
+    try:
+        if not folder.is_dir():
+            return None
+        return [p for p in sorted(folder.glob("*.txt")) if p.stem.lower() != "readme"]
+    except (OSError, ValueError):   # a name the file system refuses: too long, a NUL
+        return None
+
+
+def check_seeds(seeds_dir: Path) -> int:
+    """How many seed files the folder holds; a warning when none (at start-up, so a
+    mistyped seeds_dir is not silence: without seeds their copies count as news)."""
+    files = seed_files(seeds_dir)
+    if files is None:
+        log.warning("seeds: the folder %s does not exist; copies of the seed reports will "
+                    "not be recognised as duplicates (seeds_dir in the config)", seeds_dir)
+    elif not files:
+        log.warning("seeds: no seed report (*.txt) in %s; copies of the seed reports will "
+                    "not be recognised as duplicates", seeds_dir)
+    return len(files or ())
