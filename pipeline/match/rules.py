@@ -31,6 +31,10 @@ from pipeline.records import RuleMatch, TermHit
 from pipeline.textnorm import Document, normalise, words
 
 CLAUSE_KEYS = ("any", "all", "none", "within")
+# A match keeps its first hits only: the digest shows a few, and a page repeating
+# a term 100,000 times made megabytes of stored JSON per row
+MAX_HITS_PER_RULE = 50
+MAX_MATCHED_CHARS = 200     # of the text a hit quotes (a phrase may span much punctuation)
 _VARIANT_REF = re.compile(r"^\{\s*([^{}]+?)\s*\}$")
 
 
@@ -297,7 +301,9 @@ def clause_hits(clause: Clause, doc: Document) -> list[tuple[Term, Span]] | None
     return hits + [h for g in groups for h in g]
 
 
-def match_document(rule: Rule, doc: Document) -> RuleMatch | None:
+def match_document(rule: Rule, doc: Document, max_hits: int = MAX_HITS_PER_RULE
+                   ) -> RuleMatch | None:
+    """The rule's match on ``doc`` with its first ``max_hits`` hits, or None."""
     if _found(rule.none, doc):
         return None
     hits: list[tuple[Term, Span]] = []
@@ -307,15 +313,19 @@ def match_document(rule: Rule, doc: Document) -> RuleMatch | None:
             hits.extend(found)
     if not hits:
         return None
-    return RuleMatch(rule=rule.name, hits=_term_hits(hits, doc))
+    return RuleMatch(rule=rule.name, hits=_term_hits(hits, doc, max_hits))
 
 
-def _term_hits(hits: list[tuple[Term, Span]], doc: Document) -> tuple[TermHit, ...]:
+def _term_hits(hits: list[tuple[Term, Span]], doc: Document, limit: int
+               ) -> tuple[TermHit, ...]:
+    """One hit per span, in text order, the first ``limit`` of them."""
     out: dict[Span, TermHit] = {}
     for term, (first, last) in sorted(hits, key=lambda h: h[1]):
+        if len(out) >= limit:
+            break
         if (first, last) not in out:
             field, start, end, text = doc.original(first, last)
-            out[(first, last)] = TermHit(term.text, field, start, end, text)
+            out[(first, last)] = TermHit(term.text, field, start, end, text[:MAX_MATCHED_CHARS])
     return tuple(out.values())
 
 
