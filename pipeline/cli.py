@@ -186,13 +186,13 @@ def cmd_rematch(args, env) -> int:
 
 
 def cmd_test_rules(args, env) -> int:
-    from pipeline.match import rules
+    from pipeline.match import explain, rules
 
     settings = _settings(args, env)
     fields = {"title": args.text, "summary": "", "text": ""}
     for rule in (settings.topic, *settings.alerts):
         matched = rules.match_rule(rule, fields) is not None
         print(f"{'MATCH' if matched else 'no   '} {rule.name}")
-        for line in rules.explain_rule(rule, fields):
+        for line in explain.explain_rule(rule, fields):
             print(f"      {line}")
     return EXIT_OK

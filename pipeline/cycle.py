@@ -61,11 +61,17 @@ class Archive:
                 fp = dedupe.fingerprint(seed.text, self.cfg)
                 if fp is not None:
                     duplicates.add(seed.name, fp)
+            unreadable = 0       # fingerprints of an older format (or corrupt)
             for url, fp_bytes, title, published, story in storage.fingerprints(self.store):
                 fp = dedupe.Fingerprint.from_bytes(fp_bytes) if fp_bytes else None
+                unreadable += bool(fp_bytes) and fp is None
                 if fp is not None:
                     duplicates.add(url, fp)
                 stories.add(url, title, fp, published, story=story or url)
+            if unreadable:
+                log.warning("dedupe: %d stored fingerprints are of an older format or "
+                            "unreadable; those items are compared by URL and title only",
+                            unreadable)
             duplicates.compact()
             self._indexes = (duplicates, stories)
         return self._indexes
@@ -281,7 +287,8 @@ class _Cycle:
 
     def _ruleset(self) -> RuleSet:
         if self._rules is None:
-            self._rules = RuleSet.of(self.cfg.topic, self.cfg.alerts)
+            self._rules = RuleSet.of(self.cfg.topic, self.cfg.alerts,
+                                     self.cfg.limits.max_matches_per_rule)
         return self._rules
 
     def decide(self, entry: FeedEntry, canonical: str, verdict: PageVerdict) -> ItemOutcome:

@@ -3,10 +3,14 @@
 Rules are matched on a *normalised* copy of each field: NFKD (so fullwidth
 letters and ligatures become plain ones), combining marks dropped (so
 "Saïdnaya" == "Saidnaya" and Arabic tashkeel disappears), casefolded, Arabic
-letter forms unified (أ إ آ ٱ → ا, ة → ه, ى → ي), tatweel removed, Arabic-Indic
-digits turned into 0-9 and typographic apostrophes/quotes made plain. Every
+letter forms unified (أ إ آ ٱ → ا, ة → ه, ى → ي, ؤ → و, ئ → ي), tatweel and
+invisible format characters removed (soft hyphen, zero-width space and joiners,
+word joiner, bidi marks: "Sed\u00ADnaya" is "Sednaya"), Arabic-Indic digits
+turned into 0-9 and typographic apostrophes/quotes made plain. Every
 normalised character remembers which original character it came from, so a hit
-can be reported as offsets into the text the reader sees.
+can be reported as offsets into the text the reader sees. This is the one
+normalisation of Newswatch: rules, fingerprints and story titles all use it
+(``pipeline/dedupe/fingerprints.py`` cuts its own tokens from :func:`normalise`).
 
 Text is then cut into word tokens. A token keeps the forms it can be matched
 as: itself and, for Arabic words, the word without the attached conjunction /
@@ -50,8 +54,8 @@ def normalise_char(ch: str) -> str:
         return "'"
     if ch in _QUOTES:
         return '"'
-    if ch == _TATWEEL:
-        return ""
+    if ch == _TATWEEL or unicodedata.category(ch) == "Cf":
+        return ""     # invisible: a soft hyphen or zero-width joiner must not split a word
     if ch in _ARABIC_LETTERS:        # before NFKD, which would split آ into ا + mark
         return _ARABIC_LETTERS[ch]
     if ch.isdigit() and not ch.isascii():
@@ -68,8 +72,13 @@ def normalise_char(ch: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """The normalised form of ``text`` (terms of a rule are normalised with this)."""
-    return NormText.of(text).norm
+    """The normalised form of ``text``: ``NormText.of(text).norm`` without the map
+    back (terms of a rule, fingerprints and story titles are normalised with this)."""
+    if text.isascii():
+        return text.lower().replace("`", "'") if "`" in text else text.lower()
+    # every distinct character in the table, unchanged ones too: a character
+    # missing from a translate table costs a caught KeyError
+    return text.translate({ord(ch): normalise_char(ch) for ch in set(text)})
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pipeline.config import DedupeConfig, ExtractConfig
 from pipeline.errors import ExtractError, StageError
 from pipeline.extract import extract_article
 from pipeline.match import Rule
+from pipeline.match.rules import MAX_HITS_PER_RULE
 from pipeline.records import Article, RuleMatch
 
 
@@ -42,11 +43,12 @@ class RuleSet:
 
     key: str
     blob: bytes
+    max_hits: int = MAX_HITS_PER_RULE     # hits kept per rule match (limits.max_matches_per_rule)
 
     @classmethod
-    def of(cls, topic: Rule, alerts) -> "RuleSet":
+    def of(cls, topic: Rule, alerts, max_hits: int = MAX_HITS_PER_RULE) -> "RuleSet":
         blob = pickle.dumps((topic, tuple(alerts)), protocol=pickle.HIGHEST_PROTOCOL)
-        return cls(hashlib.sha1(blob).hexdigest(), blob)
+        return cls(hashlib.sha1(blob).hexdigest(), blob, max_hits)
 
     def rules(self) -> tuple[Rule, tuple[Rule, ...]]:
         if self.key not in _RULES:
@@ -69,7 +71,8 @@ def judge_page(article: Article, entry_title: str, entry_summary: str, rules: Ru
     fp = dedupe.fingerprint(article.text, dedupe_cfg)
     title = item_title(article, entry_title)
     topic_rule, alert_rules = rules.rules()
-    topic, hits = match.judge(topic_rule, alert_rules, title, entry_summary, article.text)
+    topic, hits = match.judge(topic_rule, alert_rules, title, entry_summary, article.text,
+                              max_hits=rules.max_hits)
     return PageVerdict(article=article, title=title, fingerprint=fp.to_bytes() if fp else None,
                        topic=topic, alerts=tuple(hits))
 

@@ -89,8 +89,7 @@ def test_fingerprint_round_trip_bytes_and_pickle(seed_text):
     assert Fingerprint.from_bytes(fp.to_bytes()) == fp
     assert pickle.loads(pickle.dumps(fp)) == fp
     assert len(fp.to_bytes()) <= 9 + 4 * CFG.sketch_size
-    with pytest.raises(ValueError):
-        Fingerprint.from_bytes(b"\x02junk")
+    assert Fingerprint.from_bytes(b"\x02junk") is None     # not a fingerprint: skipped
 
 
 def test_fingerprint_is_none_for_short_text():

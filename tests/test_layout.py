@@ -23,7 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SIZED = ("pipeline", "storage", "bench", "tests")
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 400, 60
-SHARED = {"pipeline.config", "pipeline.errors", "pipeline.records", "pipeline.redact",
+SHARED = {"pipeline.config", "pipeline.errors", "pipeline.records", "pipeline.redact", "pipeline.sanitize",
           "pipeline.textnorm"}
 ALSO_ALLOWED = {"digest": {"pipeline.match.snippet"}}
 SQL_LIBRARIES = ("sqlmodel", "sqlalchemy")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.match import rules
+from pipeline.match import explain, rules
 from pipeline.match import judge, match_alerts, snippet
 from pipeline.config import load_settings
 from pipeline.errors import ConfigError
@@ -218,13 +218,13 @@ def test_bad_topic_and_variants():
 def test_explain_rule_says_what_matched_and_failed():
     r = rule({"any_of": [{"all": ["Syria*", "prison*"], "within": 3},
                          {"any": ["{Sednaya}"]}]}, name="topic")
-    lines = rules.explain_rule(r, {"title": "Syria's new leaders", "summary": "", "text":
+    lines = explain.explain_rule(r, {"title": "Syria's new leaders", "summary": "", "text":
                                    "far away from here, some prisons"})
     text = "\n".join(lines)
     assert lines[0] == "rule 'topic': does not match"
     assert "within 3: no" in text
     assert "any: none of {Sednaya} found" in text
-    lines = rules.explain_rule(r, {"title": "Saydnaya", "summary": "", "text": ""})
+    lines = explain.explain_rule(r, {"title": "Saydnaya", "summary": "", "text": ""})
     assert lines[0] == "rule 'topic': MATCHES"
     assert "{Sednaya}=Saydnaya → 'Saydnaya' (title 0-8)" in "\n".join(lines)
 

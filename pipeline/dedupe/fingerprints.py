@@ -1,8 +1,9 @@
 """Text fingerprints for near-duplicate detection.
 
 A fingerprint is a *bottom-k sketch* of the text's word shingles: the text is
-normalised (NFKC, casefold, Arabic diacritics and letter variants folded,
-punctuation dropped), cut into ``\\w+`` tokens, every run of
+normalised as the rules see it (``pipeline.textnorm.normalise``: compatibility
+forms, case, accents and Arabic diacritics, letter variants and invisible joiners
+folded), cut into ``\\w+`` tokens (punctuation dropped), every run of
 ``cfg.shingle_size`` tokens is hashed to 32 bits, and the ``cfg.sketch_size``
 smallest distinct hashes are kept, sorted. Texts with fewer shingles than
 that are kept whole, so short articles are compared exactly.
@@ -28,34 +29,24 @@ from __future__ import annotations
 
 import re
 import struct
-import unicodedata
 import zlib
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline import textnorm
 from pipeline.config import DedupeConfig
 
-_FORMAT_VERSION = 1
+# 2: normalised by pipeline.textnorm (version 1 had a normaliser of its own, which
+# folded fewer variants); a sketch of another version is not comparable with these
+_FORMAT_VERSION = 2
 _HEADER = struct.Struct("<BII")      # version, words, distinct shingles
 # Words are \w+ runs, except in scripts written without spaces (Chinese,
 # Japanese kana): there each character is a token, or a whole clause would be one "word".
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u31f0-\u31ff"
 _WORD = re.compile(f"[{_CJK}]|[^\\W{_CJK}]+")
-_NO_BOUND = 1 << 32
-_MARKS = re.compile("[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a"
-                    "\u064b-\u065f\u0670\u06d6-\u06ed\u08d3-\u08ff]")                  # "every shingle kept": above any 32-bit hash
-
-# Typographic quotes and dashes need no mapping: they are not \w, so they fall
-# out with the rest of the punctuation ("Syria’s" and "Syria's" both give
-# "syria s"). What does need folding: invisible joiners and soft hyphens (they
-# would split or glue words) and Arabic tatweel and alef/ya variants, which
-# vary between outlets copying the same text. A regex, because str.translate
-# with a dict costs 0.5 ms on a 1,000-word article.
-_FOLD = {"\u00ad": "", "\u200b": "", "\u200c": "", "\u200d": "", "\u2060": "", "\ufeff": "",
-         "\u0640": "", "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي"}
-_FOLD_RE = re.compile("[" + "".join(_FOLD) + "]")
+_NO_BOUND = 1 << 32                  # "every shingle kept": above any 32-bit hash
 
 # Odd 64-bit multipliers for the shingle polynomial and the mixer (splitmix64).
 _POLY = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
@@ -64,17 +55,12 @@ _POLY = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
 
 
 def normalise(text: str) -> str:
-    """The text as shingles see it: one space between lower-case word tokens."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    if not text.isascii():
-        text = _FOLD_RE.sub(lambda m: _FOLD[m.group()], text)
-        # combining marks (Arabic harakat, stray accents) would split \w+ tokens
-        text = _MARKS.sub("", text)
-    return " ".join(_WORD.findall(text))
+    """The text as shingles see it: one space between normalised word tokens."""
+    return " ".join(_WORD.findall(textnorm.normalise(text)))
 
 
 def words(text: str) -> list[str]:
-    return normalise(text).split()
+    return _WORD.findall(textnorm.normalise(text))
 
 
 def body_words(text: str, shingle_size: int) -> list[str]:
@@ -85,12 +71,13 @@ def body_words(text: str, shingle_size: int) -> list[str]:
     them, which otherwise costs a short article a third of its shingles. If
     every line is short (one word per line), the text is taken whole.
     """
+    norm = textnorm.normalise(text)     # once for the whole text: it keeps line breaks
     kept: list[str] = []
-    for line in text.splitlines():
-        line_words = words(line)
+    for line in norm.splitlines():
+        line_words = _WORD.findall(line)
         if len(line_words) >= shingle_size:
             kept += line_words
-    return kept if kept else words(text)
+    return kept if kept else _WORD.findall(norm)
 
 
 @dataclass(frozen=True, slots=True)      # slots: 300 bytes less per stored item
@@ -122,14 +109,19 @@ class Fingerprint:
         return _HEADER.pack(_FORMAT_VERSION, self.words, self.shingles) + self.sketch
 
     @classmethod
-    def from_bytes(cls, b: bytes) -> "Fingerprint":
-        """Raise ValueError on bytes that are not a fingerprint of this version."""
+    def from_bytes(cls, b: bytes) -> "Fingerprint | None":
+        """The fingerprint these bytes hold; None when they hold none of this
+        version (an older format, or corrupt): the caller skips it and says so."""
         if len(b) < _HEADER.size or (len(b) - _HEADER.size) % 4:
-            raise ValueError(f"dedupe: {len(b)} bytes is not a fingerprint")
+            return None
         version, n_words, n_shingles = _HEADER.unpack_from(b)
-        if version != _FORMAT_VERSION:
-            raise ValueError(f"dedupe: fingerprint version {version}, expected {_FORMAT_VERSION}")
-        return cls(words=n_words, shingles=n_shingles, sketch=bytes(b[_HEADER.size:]))
+        sketch = bytes(b[_HEADER.size:])
+        if version != _FORMAT_VERSION or len(sketch) // 4 > n_shingles:
+            return None
+        hashes = np.frombuffer(sketch, dtype="<u4")
+        if hashes.size > 1 and not bool((hashes[1:] > hashes[:-1]).all()):
+            return None       # not sorted and distinct: not a sketch
+        return cls(words=n_words, shingles=n_shingles, sketch=sketch)
 
 
 def shingle_hashes(tokens: list[str], size: int) -> np.ndarray:

@@ -12,7 +12,10 @@ Two items belong to one story when they were published within
   them first).
 
 A wrong grouping costs little: both items are still shown as new, one under
-the other. Without a publication time an item is placed at the time it is added.
+the other. Without a publication time an item is placed at the time it is added;
+so is an item whose time is before 1990 or more than a day ahead of the clock: the
+index forgets what is a window behind its newest item, so one item dated 9999
+would end grouping for good (and one dated year 1 overflows the arithmetic).
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ from datetime import datetime, timedelta, timezone
 from pipeline.config import DedupeConfig
 from pipeline.dedupe.fingerprints import Fingerprint, KeyIndex, overlap, words
 
-_STOP = frozenset("""the and for with from that this after over into about amid says said will
+_STOP_WORDS = """the and for with from that this after over into about amid says said will
 would could has have had are was were its their his her they them than then who what when
 where why how new news live latest update updates video watch more not but our your you all
-out off via per les des une pour dans sur avec من في على إلى الى عن مع بعد هذا التي الذي""".split())
+out off via per les des une pour dans sur avec من في على إلى الى عن مع بعد هذا التي الذي"""
+_STOP = frozenset(words(_STOP_WORDS))    # normalised as titles are ("على" is "علي" there)
 _STEM = 6      # crude stemming for titles: "prisoners", "prison" -> "prison"
 _STORY_KEYS = 128   # of a sketch's smallest hashes, how many index it for stories
 
@@ -170,7 +174,13 @@ class StoryIndex:
         return sum(weight[w] for w in shared) / smaller if smaller else 0.0
 
 
+_EARLIEST = datetime(1990, 1, 1, tzinfo=timezone.utc)
+
+
 def _utc(when: datetime | None) -> datetime:
+    """Where an item is placed in time: its publication time, if it is one."""
+    now = datetime.now(timezone.utc)
     if when is None:
-        return datetime.now(timezone.utc)
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+        return now
+    when = when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if _EARLIEST <= when <= now + timedelta(days=1) else now

@@ -2,7 +2,8 @@
 
 ``article`` wraps trafilatura (and the fallback when the feed's own summary must stand
 in); ``pool`` runs CPU work in warm worker processes while the event loop downloads.
-May import ``pipeline.config``, ``errors``, ``records``; never another stage.
+May import ``pipeline.config``, ``errors``, ``records``, ``sanitize``; never another
+stage.
 """
 
 from pipeline.extract.article import (MIN_TEXT_CHARS, extract_article, extraction_options,

@@ -2,7 +2,7 @@
 
 ``parse`` reads RSS, Atom and RDF with feedparser (the broken ones too) and finds
 the feed links an HTML page advertises. May import ``pipeline.errors``, ``records``,
-``redact``, ``textnorm``; never another stage.
+``redact``, ``sanitize``, ``textnorm``; never another stage.
 """
 
 from pipeline.feeds.parse import ACCEPT, FEED_TYPES, ParsedFeed, discover_feed_links, parse_feed

@@ -31,6 +31,10 @@ from pipeline.records import RuleMatch, TermHit
 from pipeline.textnorm import Document, normalise, words
 
 CLAUSE_KEYS = ("any", "all", "none", "within")
+# A match keeps its first hits only: the digest shows a few, and a page repeating
+# a term 100,000 times made megabytes of stored JSON per row
+MAX_HITS_PER_RULE = 50
+MAX_MATCHED_CHARS = 200     # of the text a hit quotes (a phrase may span much punctuation)
 _VARIANT_REF = re.compile(r"^\{\s*([^{}]+?)\s*\}$")
 
 
@@ -259,11 +263,11 @@ def occurrences(term: Term, doc: Document) -> list[Span]:
     return spans
 
 
-def _found(terms: Alternatives, doc: Document) -> list[tuple[Term, Span]]:
+def found_terms(terms: Alternatives, doc: Document) -> list[tuple[Term, Span]]:
     return [(t, s) for t in terms for s in occurrences(t, doc)]
 
 
-def _within(groups: list[list[Span]], limit: int) -> bool:
+def within_limit(groups: list[list[Span]], limit: int) -> bool:
     """Is there one span from each group, the last start at most ``limit`` words
     after the first end? Each span in turn is tried as the one that starts last."""
     prepared = []
@@ -280,25 +284,27 @@ def _within(groups: list[list[Span]], limit: int) -> bool:
 
 def clause_hits(clause: Clause, doc: Document) -> list[tuple[Term, Span]] | None:
     """The hits that make the clause match, or None when it does not."""
-    hits = _found(clause.any, doc)
+    hits = found_terms(clause.any, doc)
     if clause.any and not hits:
         return None
     groups = []
     for alternatives in clause.all:
-        found = _found(alternatives, doc)
+        found = found_terms(alternatives, doc)
         if not found:
             return None
         groups.append(found)
     if clause.within is not None and \
-            not _within([[s for _, s in g] for g in groups], clause.within):
+            not within_limit([[s for _, s in g] for g in groups], clause.within):
         return None
-    if _found(clause.none, doc):
+    if found_terms(clause.none, doc):
         return None
     return hits + [h for g in groups for h in g]
 
 
-def match_document(rule: Rule, doc: Document) -> RuleMatch | None:
-    if _found(rule.none, doc):
+def match_document(rule: Rule, doc: Document, max_hits: int = MAX_HITS_PER_RULE
+                   ) -> RuleMatch | None:
+    """The rule's match on ``doc`` with its first ``max_hits`` hits, or None."""
+    if found_terms(rule.none, doc):
         return None
     hits: list[tuple[Term, Span]] = []
     for clause in rule.clauses:
@@ -307,15 +313,19 @@ def match_document(rule: Rule, doc: Document) -> RuleMatch | None:
             hits.extend(found)
     if not hits:
         return None
-    return RuleMatch(rule=rule.name, hits=_term_hits(hits, doc))
+    return RuleMatch(rule=rule.name, hits=_term_hits(hits, doc, max_hits))
 
 
-def _term_hits(hits: list[tuple[Term, Span]], doc: Document) -> tuple[TermHit, ...]:
+def _term_hits(hits: list[tuple[Term, Span]], doc: Document, limit: int
+               ) -> tuple[TermHit, ...]:
+    """One hit per span, in text order, the first ``limit`` of them."""
     out: dict[Span, TermHit] = {}
     for term, (first, last) in sorted(hits, key=lambda h: h[1]):
+        if len(out) >= limit:
+            break
         if (first, last) not in out:
             field, start, end, text = doc.original(first, last)
-            out[(first, last)] = TermHit(term.text, field, start, end, text)
+            out[(first, last)] = TermHit(term.text, field, start, end, text[:MAX_MATCHED_CHARS])
     return tuple(out.values())
 
 
@@ -332,60 +342,3 @@ def analyse(fields: Mapping[str, str]) -> Document:
 def match_rule(rule: Rule, fields: Mapping[str, str]) -> RuleMatch | None:
     """The rule's match on ``{"title": ..., "summary": ..., "text": ...}``, or None."""
     return match_document(rule, analyse(fields))
-
-
-# ---------------------------------------------------------------- explaining
-
-def _where(hits: list[tuple[Term, Span]], doc: Document, limit: int = 3) -> str:
-    shown = []
-    for term, (first, last) in hits[:limit]:
-        field, start, end, text = doc.original(first, last)
-        shown.append(f"{term.label()} → {text!r} ({field} {start}-{end})")
-    more = f" and {len(hits) - limit} more" if len(hits) > limit else ""
-    return "; ".join(shown) + more
-
-
-def _names(terms: Alternatives, limit: int = 6) -> str:
-    # a variant set is named once ({Detention}), not spelled out term by term
-    labels = list(dict.fromkeys(f"{{{t.via}}}" if t.via else t.text for t in terms))
-    return ", ".join(labels[:limit]) + (", …" if len(labels) > limit else "")
-
-
-def _explain_clause(clause: Clause, doc: Document) -> tuple[bool, list[str]]:
-    lines, ok = [], True
-    if clause.any:
-        found = _found(clause.any, doc)
-        ok &= bool(found)
-        lines.append(f"any: found {_where(found, doc)}" if found
-                     else f"any: none of {_names(clause.any)} found")
-    for i, alternatives in enumerate(clause.all):
-        found = _found(alternatives, doc)
-        ok &= bool(found)
-        lines.append(f"all[{i}]: found {_where(found, doc)}" if found
-                     else f"all[{i}]: missing — none of {_names(alternatives)} found")
-    if clause.within is not None and ok:
-        near = _within([[s for _, s in _found(a, doc)] for a in clause.all], clause.within)
-        ok &= near
-        lines.append(f"within {clause.within}: " + ("yes, the all items are close enough"
-                     if near else "no, the all items are further apart than that"))
-    vetoed = _found(clause.none, doc)
-    if vetoed:
-        ok = False
-        lines.append(f"none: vetoed by {_where(vetoed, doc)}")
-    return ok, lines
-
-
-def explain_rule(rule: Rule, fields: Mapping[str, str]) -> list[str]:
-    """Human-readable lines: which clause and term matched or failed, and why."""
-    doc = analyse(fields)
-    result = match_document(rule, doc)
-    lines = [f"rule {rule.name!r}: " + ("MATCHES" if result else "does not match")]
-    vetoed = _found(rule.none, doc)
-    if vetoed:
-        lines.append(f"  vetoed by none: {_where(vetoed, doc)}")
-    for i, clause in enumerate(rule.clauses):
-        ok, details = _explain_clause(clause, doc)
-        head = f"clause {i + 1} of {len(rule.clauses)}" if len(rule.clauses) > 1 else "clause"
-        lines.append(f"  {head}: {'matches' if ok else 'fails'}")
-        lines.extend(f"    {d}" for d in details)
-    return lines
