@@ -54,6 +54,9 @@ class NetworkConfig:
     max_per_host: int = 4                # requests in flight to one host
     backoff_base: float = 300.0          # seconds; doubled per consecutive failure
     backoff_max: float = 86400.0
+    max_new_articles_per_feed: int = 200  # downloads per feed per cycle; the rest wait
+    retry_attempts: int = 4              # later tries of a page after a transient failure
+    retry_base: float = 600.0            # seconds before the first retry; doubled each time
 
 
 @dataclass(frozen=True)

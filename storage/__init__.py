@@ -10,6 +10,9 @@ from storage.queries import (all_items, count_items, digest_written, duplicate_u
                              replace_alerts, save_feed_batch, save_feed_state,
                              save_feed_states, seen_urls,
                              titles_for)
+from storage.queries import discovery_floor
+from storage.pending import (count_pending_articles, due_pending_articles,
+                             pending_entry_urls, save_feed_batch_with_pending)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
 
 __all__ = [
@@ -18,4 +21,6 @@ __all__ = [
     "feed_states", "fingerprints", "is_seen", "items_between", "last_cycle",
     "original_for_canonical", "record_cycle", "record_digest", "replace_alerts",
     "save_feed_batch", "save_feed_state", "save_feed_states", "seen_urls", "titles_for",
+    "discovery_floor", "count_pending_articles", "due_pending_articles", "pending_entry_urls",
+    "save_feed_batch_with_pending",
 ]

@@ -310,7 +310,8 @@ def test_hostile_feed_content_never_becomes_markup_in_the_digest(srv, tmp_path, 
     srv.static("/hostile.xml", hostile.encode(), "application/rss+xml")
     cfg = write_config(tmp_path, [{"name": "Sanitize <b>corpus</b>", "url": srv.url("/sanitize.xml")},
                                   {"name": "Hostile [x](javascript:1)", "url": srv.url("/hostile.xml")}],
-                       topic={"any": ["Syria*"]})
+                       topic={"any": ["Syria*"]},
+                       network={"max_new_articles_per_feed": 1000})   # all in one cycle
     settings, store, summary = run_in_process(cfg, env)
     assert summary.feeds_failed == 0
     assert summary.new >= 600, summary.line()            # they really reach the digest

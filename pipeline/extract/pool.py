@@ -106,6 +106,14 @@ class ExtractionPool:
         way, so the workers are ready when the first one arrives."""
         self._started(self._current())
 
+    async def ready(self) -> None:
+        """Wait until the workers are up (starting them if need be); a failed start
+        is left for :meth:`run` to report."""
+        try:
+            await asyncio.shield(self._started(self._current()))
+        except Exception:  # noqa: BLE001  reported by the page that runs next
+            pass
+
     async def run(self, task: Callable[..., Any], *args: Any) -> Any:
         """``task(*args)`` in a worker; ExtractError when the worker died."""
         loop = asyncio.get_running_loop()

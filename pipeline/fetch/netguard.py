@@ -142,6 +142,16 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
     return f"{spelled} is {problem}"
 
 
+def written_as_address(url: str) -> bool:
+    """Whether ``url``'s host is an address written out (``127.0.0.1``, ``[::1]``),
+    not a name: a name means whatever DNS says at connect time."""
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    return bool(host) and host_as_address(host) is not None
+
+
 def check_url(url: str, *, allow_private: bool) -> None:
     """Raise RefusedURL (with the reason) when ``url`` may not be fetched."""
     problem = url_problem(url, allow_private=allow_private)
