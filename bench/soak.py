@@ -1,7 +1,7 @@
 """Unattended soak (issue 13, "done when"): consecutive cycles, as ``newswatch run``
 would run them, over one local web serving every trigger of the issue at once.
 
-    .venv/bin/python bench/soak.py [--cycles 10] [--big 20000]
+    .venv/bin/python bench/soak.py [--cycles 10] [--big 20000] [--parse-in-loop]
 
 The web (tests/faultserver.py, loopback): three good feeds of real article
 pages (one new entry each cycle, one article answering 503 once, one 429 with
@@ -15,7 +15,7 @@ backoff progress as they would.
 Checked after every cycle (exit 1 if any fails): the cycle completed; every
 good feed item published so far is stored exactly once (the 503/429 ones
 from their page once retried); ``health`` says healthy. Printed: each cycle's
-summary line and wall time, and the totals.
+wall time, the event loop's worst lag in it, its summary line, and the totals.
 """
 
 from __future__ import annotations
@@ -40,12 +40,39 @@ from newsweb import article_pages, page_around, rss  # noqa: E402
 from pipeline.config import load_settings  # noqa: E402
 from pipeline.cycle import open_pipeline, run_cycle  # noqa: E402
 from pipeline.maintenance import health  # noqa: E402
+from pipeline import guards  # noqa: E402
 
 T0 = datetime(2030, 6, 1, 8, 0, tzinfo=timezone.utc)
 LAUGHS = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10}">' for i in range(1, 10))
 BILLION_LAUGHS = (f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY l0 "lol">{LAUGHS}]>'
                   '<rss version="2.0"><channel><title>&l9;</title><item><title>Syria &l9;'
                   '</title><link>http://127.0.0.1:9/x</link></item></channel></rss>').encode()
+
+
+class LoopLag:
+    """The event loop's worst lag in a cycle: the stop watcher wakes every 0.1 s,
+    so a longer gap between two wake-ups is time the loop could not run."""
+
+    def __init__(self):
+        self.worst = 0.0
+        real = guards.Grace.watch
+        probe = self
+
+        async def watch(grace):
+            import asyncio
+            loop = asyncio.get_running_loop()
+            last = loop.time()
+            while not grace.stop.is_set():
+                await asyncio.sleep(0.1)
+                now = loop.time()
+                probe.worst = max(probe.worst, now - last - 0.1)
+                last = now
+            await real(grace)
+        guards.Grace.watch = watch
+
+    def take(self) -> float:
+        worst, self.worst = self.worst, 0.0
+        return worst
 
 
 class SoakWeb:
@@ -132,7 +159,16 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--cycles", type=int, default=10)
     ap.add_argument("--big", type=int, default=20000)
+    ap.add_argument("--parse-in-loop", action="store_true",
+                    help="the baseline: feeds parsed in the event loop's thread, as before")
     args = ap.parse_args()
+    if args.parse_in_loop:
+        from pipeline import cycle, feeds
+
+        async def parse_in_loop(self, feed, res):
+            return feeds.parse_feed(res.body, feed_name=feed.name, feed_url=feed.url,
+                                    content_type=res.content_type, charset=res.charset)
+        cycle._Cycle._parse = parse_in_loop
     problems: list[str] = []
     with FaultServer() as srv, tempfile.TemporaryDirectory() as tmp:
         web = SoakWeb(srv, args.big)
@@ -143,7 +179,7 @@ def main() -> int:
         settings = load_settings(cfg, env=env)
         store = storage.open_store(settings.database_url)
         pipeline = open_pipeline(settings, store)
-        began = time.monotonic()
+        began, lag = time.monotonic(), LoopLag()
         try:
             for k in range(args.cycles):
                 if k:
@@ -151,7 +187,8 @@ def main() -> int:
                 now = T0 + timedelta(minutes=30 * k)
                 t = time.monotonic()
                 summary = run_cycle(pipeline, now=now)
-                print(f"{k + 1:2d} {time.monotonic() - t:6.1f}s  {summary.line()}")
+                print(f"{k + 1:2d} {time.monotonic() - t:6.1f}s  loop lag {lag.take() * 1000:4.0f} ms"
+                      f"  {summary.line()}")
                 problems += check(store, settings, web, summary.finished_at, k)
         finally:
             pipeline.close()

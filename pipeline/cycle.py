@@ -139,7 +139,8 @@ class _Cycle:
     async def run(self) -> CycleSummary:
         began = time.monotonic()
         states = storage.feed_states(self.p.store)
-        queued = storage.due_pending_articles(self.p.store, self.now)
+        queued = storage.due_pending_articles(self.p.store, self.now,
+                                              self.cfg.network.max_new_articles_per_feed)
         due = []
         for feed in self.cfg.feeds:
             state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)

@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import delete, func, or_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 
 from pipeline.records import FeedEntry, FeedState, ItemOutcome, PendingArticle
@@ -39,17 +41,20 @@ def pending_entry_urls(store: Store, urls: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def due_pending_articles(store: Store, now: datetime) -> dict[str, list[PendingArticle]]:
+def due_pending_articles(store: Store, now: datetime, per_feed: int = 0
+                         ) -> dict[str, list[PendingArticle]]:
     """feed URL -> its pending entries whose next attempt is due at ``now``,
-    newest first (an entry without a date last)."""
+    newest first (an entry without a date last), at most ``per_feed`` (0: all)."""
     out: dict[str, list[PendingArticle]] = {}
+    due = PendingArticleRow.next_attempt_at <= now
     with store.session() as s:
-        q = (select(PendingArticleRow).where(PendingArticleRow.next_attempt_at <= now)
-             .order_by(PendingArticleRow.feed_url, PendingArticleRow.published.desc()))
-        for row in s.exec(q):
-            out.setdefault(row.feed_url, []).append(_pending(row))
-    for items in out.values():   # NULLs sort differently in SQLite and PostgreSQL
-        items.sort(key=lambda p: p.entry.published is None)
+        feeds = s.exec(select(PendingArticleRow.feed_url).where(due).distinct()).all()
+        for feed_url in feeds:
+            q = (select(*_COLUMNS).where(PendingArticleRow.feed_url == feed_url, due)
+                 .order_by(PendingArticleRow.published.is_(None),
+                           PendingArticleRow.published.desc(), PendingArticleRow.url))
+            rows = s.exec(q.limit(per_feed) if per_feed else q).all()
+            out[feed_url] = [_pending(*row) for row in rows]
     return out
 
 
@@ -70,29 +75,43 @@ def save_feed_batch_with_pending(store: Store, state: FeedState | None,
         for part in _chunks(list(dict.fromkeys(done))):
             s.exec(delete(PendingArticleRow)  # type: ignore[call-overload]
                    .where(PendingArticleRow.url.in_(part)))
-        rows: dict[str, PendingArticleRow] = {}
-        for part in _chunks([p.entry.link for p in pending]):
-            q = select(PendingArticleRow).where(PendingArticleRow.url.in_(part))
-            rows.update((r.url, r) for r in s.exec(q))
-        for p in pending:
-            s.add(_row(rows.get(p.entry.link) or PendingArticleRow(url=p.entry.link), p))
+        _hold(s, store, pending)
         if state is not None:
             _upsert_feed(s, state)
     return added
 
 
-def _row(row: PendingArticleRow, p: PendingArticle) -> PendingArticleRow:
+_COLUMNS = (PendingArticleRow.url, PendingArticleRow.canonical_url, PendingArticleRow.guid,
+            PendingArticleRow.title, PendingArticleRow.summary, PendingArticleRow.feed_name,
+            PendingArticleRow.feed_url, PendingArticleRow.published, PendingArticleRow.attempts,
+            PendingArticleRow.next_attempt_at, PendingArticleRow.last_error)
+
+
+def _hold(s, store: Store, pending: list[PendingArticle]) -> None:
+    """Insert ``pending``, or reschedule those already there (a feed of 20,000
+    new entries defers 19,800 at once: one statement for all)."""
+    if not pending:
+        return
+    insert = pg_insert if store.engine.dialect.name == "postgresql" else sqlite_insert
+    rows = list({p.entry.link: _values(p) for p in pending}.values())
+    stmt = insert(PendingArticleRow)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["url"], set_={k: stmt.excluded[k] for k in rows[0] if k != "url"})
+    # one statement, many parameter sets: compiled once, sent in batches
+    s.connection().execute(stmt, rows)
+
+
+def _values(p: PendingArticle) -> dict:
     e = p.entry
-    row.canonical_url, row.guid, row.title, row.summary = (p.canonical_url, e.guid,
-                                                           e.title, e.summary)
-    row.feed_name, row.feed_url, row.published = e.feed_name, e.feed_url, e.published
-    row.attempts, row.next_attempt_at = p.attempts, p.next_attempt_at
-    row.last_error = p.last_error[:500] if p.last_error else None
-    return row
+    return dict(url=e.link, canonical_url=p.canonical_url, guid=e.guid, title=e.title,
+                summary=e.summary, feed_name=e.feed_name, feed_url=e.feed_url,
+                published=e.published, attempts=p.attempts, next_attempt_at=p.next_attempt_at,
+                last_error=p.last_error[:500] if p.last_error else None)
 
 
-def _pending(r: PendingArticleRow) -> PendingArticle:
-    entry = FeedEntry(feed_name=r.feed_name, feed_url=r.feed_url, link=r.url, title=r.title,
-                      summary=r.summary, published=_utc(r.published), guid=r.guid)
-    return PendingArticle(entry=entry, canonical_url=r.canonical_url, attempts=r.attempts,
-                          next_attempt_at=_utc(r.next_attempt_at), last_error=r.last_error)
+def _pending(url, canonical_url, guid, title, summary, feed_name, feed_url, published,
+             attempts, next_attempt_at, last_error) -> PendingArticle:
+    entry = FeedEntry(feed_name=feed_name, feed_url=feed_url, link=url, title=title or "",
+                      summary=summary or "", published=_utc(published), guid=guid or "")
+    return PendingArticle(entry=entry, canonical_url=canonical_url, attempts=attempts,
+                          next_attempt_at=_utc(next_attempt_at), last_error=last_error)
