@@ -14,7 +14,9 @@ so the next cycle simply does it again.
 **The clock floor.** A cycle stamps what it finds with its start time, never
 earlier than the last recorded cycle's start or digest's writing: after the
 clock stepped back, new items would otherwise fall into a digest window that
-was already written, and be in no digest at all.
+was already written, and be in no digest at all. (A clock that was once far
+ahead holds the stamps there until it catches up: items come late, never
+lost, and ``newswatch health`` reports the cycle "in the future" meanwhile.)
 
 **Unexpected errors.** Anything a stage raises that is not one of
 ``pipeline.errors`` is a bug or an input nobody foresaw: it becomes the feed's

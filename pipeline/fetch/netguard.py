@@ -11,6 +11,11 @@ its network (SSRF), unless ``allow_private_addresses`` is set:
    DNS can answer differently a second time (rebinding), so layers 1–2 alone
    prove nothing about the connection httpx opens afterwards.
 
+A feed URL from the user's config may reach a private address only when the
+address is written in it (:func:`written_as_address`): that is the user's
+explicit choice. A host name there is resolved and checked like any other,
+since what it resolves to is not what the user wrote.
+
 Every message shows :func:`pipeline.redact.redact_url` instead of a URL.
 """
 
