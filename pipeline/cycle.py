@@ -1,12 +1,15 @@
 """One poll cycle, the recipe: the only place where the stages meet.
 
     feeds due  ->  fetch feed (conditional GET)  ->  parse entries
-      -> drop entry URLs already seen (before any download)
-      -> fetch article -> extract (worker processes)
+      -> drop entry URLs already seen or pending (before any download)
+      -> newest first, up to the per-feed cap (the rest wait: storage.pending)
+      -> fetch article (a 503, 429 or timeout waits for a retry) -> extract (workers)
       -> dedupe (canonical URL, near-duplicate text vs seeds and stored items)
       -> topic -> alerts -> story -> store (one transaction per feed)
 
 ``newswatch once`` and the scheduler's tick both call :func:`run_cycle`.
+Nothing but a stop request ends a cycle early: whatever goes wrong with one
+feed (a bug included) is recorded as that feed's failure, and the rest goes on.
 """
 
 from __future__ import annotations
@@ -14,26 +17,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
-from typing import Awaitable, Callable, TypeVar
+from typing import Callable
 
 import storage
-from pipeline import dedupe, feeds
+from pipeline import dedupe, feeds, pending
 from pipeline.config import FeedSpec, Settings
-from pipeline.errors import ExtractError, FeedError, FetchError, HTTPStatusError, RefusedURL
-from pipeline.extract import ExtractionPool, fallback_article
+from pipeline.errors import FeedError, FetchError, HTTPStatusError, StorageError
+from pipeline.extract import ExtractionPool
 from pipeline.fetch import Fetcher
-from pipeline.records import CycleSummary, FeedEntry, FeedState, ItemOutcome
+from pipeline.guards import STOP_GRACE, Grace, as_stage_error, discovery_time
+from pipeline.pages import Pages
+from pipeline.pending import FeedBatch, Retry
+from pipeline.records import (CycleSummary, FeedEntry, FeedState, FetchResult, ItemOutcome,
+                              PendingArticle)
 from pipeline.redact import redact_url
-from pipeline.verdict import PageVerdict, RuleSet, item_title, judge_html, judge_page
+from pipeline.verdict import PageVerdict, item_title
 
 log = logging.getLogger("newswatch.cycle")
 Progress = Callable[[CycleSummary], None]
-_HTML_TYPES = ("", "text/html", "application/xhtml+xml", "text/plain")
-STOP_GRACE = 4.0   # seconds the items in flight get to finish after a stop request
 WORKER_PRELOAD = ("pipeline.worker",)   # imported and warmed once, in the forkserver
-T = TypeVar("T")
+__all__ = ["STOP_GRACE", "Pipeline", "open_pipeline", "run_cycle"]
 
 
 class Archive:
@@ -131,165 +137,190 @@ class _Cycle:
         self.cfg = pipeline.settings
         self.stop = stop
         self.progress = progress or (lambda s: None)
-        self.now = now or datetime.now(timezone.utc)
+        self.now = discovery_time(now or datetime.now(timezone.utc),
+                                  storage.discovery_floor(pipeline.store))
         self.summary = CycleSummary(started_at=self.now)
         self.claimed: dict[str, str] = {}   # canonical URL -> entry URL, this cycle
-        self._rules: RuleSet | None = None  # pickled once, at the first page
 
     async def run(self) -> CycleSummary:
+        began = time.monotonic()
         states = storage.feed_states(self.p.store)
+        queued = storage.due_pending_articles(self.p.store, self.now,
+                                              self.cfg.network.max_new_articles_per_feed)
         due = []
         for feed in self.cfg.feeds:
             state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)
             if state.next_poll_at and state.next_poll_at > self.now:
                 self.summary.feeds_skipped += 1
             else:
-                due.append((feed, state))
-        self.abandon = asyncio.Event()
+                due.append((feed, state, queued.pop(feed.url, [])))
+        self.grace = Grace(self.stop)
         self.unchanged: list[FeedState] = []    # feeds that answered 304
-        watcher = asyncio.create_task(self._watch_stop())
+        watcher = asyncio.create_task(self.grace.watch())
         try:
             async with Fetcher(self.cfg.network) as fetcher:
                 self.fetcher = fetcher
-                await asyncio.gather(*(self.poll_feed(f, s) for f, s in due))
+                self.pages = Pages(self.cfg, self.p.pool, fetcher, self.grace, self.summary)
+                # the pages still pending of feeds not polled now (in backoff, or
+                # gone from the config) are fetched all the same
+                await asyncio.gather(*(self.poll_feed(f, s, q) for f, s, q in due),
+                                     *(self.pending_only(q) for q in queued.values()))
         finally:
             watcher.cancel()
             storage.save_feed_states(self.p.store, self.unchanged)
-        self.summary.finished_at = datetime.now(timezone.utc)
+        # measured on the monotonic clock: a clock step mid-cycle changes no duration
+        self.summary.finished_at = self.now + timedelta(seconds=time.monotonic() - began)
         return self.summary
 
-    async def _watch_stop(self) -> None:
-        """After a stop request, give the items in flight STOP_GRACE seconds to
-        finish, then abandon the rest (a hung server must not hold a shutdown
-        for a whole request deadline); abandoned work is simply redone by the
-        next cycle, since nothing of it was committed."""
-        while not self.stop.is_set():
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(STOP_GRACE)
-        self.abandon.set()
-
-    async def _unless_abandoned(self, work: Awaitable[T]) -> T | None:
-        task = asyncio.ensure_future(work)
-        quit_ = asyncio.ensure_future(self.abandon.wait())
-        done, _ = await asyncio.wait({task, quit_}, return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            quit_.cancel()
-            return task.result()
-        task.cancel()
-        return None
-
-    async def poll_feed(self, feed: FeedSpec, state: FeedState) -> None:
+    async def poll_feed(self, feed: FeedSpec, state: FeedState,
+                        queued: list[PendingArticle] = ()) -> None:
+        """One feed, whatever happens: anything that goes wrong (a bug
+        included) is this feed's failure, recorded and counted."""
         if self.stop.is_set():
             return
         self.summary.feeds_polled += 1
         try:
-            res = await self._unless_abandoned(self.fetcher.fetch(
+            await self._poll(feed, state, list(queued))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001  the catch-all: see the docstring
+            self._failed(feed, state, as_stage_error(exc, feed.url))
+
+    async def _poll(self, feed: FeedSpec, state: FeedState,
+                    queued: list[PendingArticle]) -> None:
+        try:
+            res = await self.grace.within(self.fetcher.fetch(
                 feed.url, trusted=True, etag=state.etag, last_modified=state.last_modified,
                 accept=feeds.ACCEPT))
             if res is None:          # abandoned at shutdown: the next cycle polls it
                 return
-            if res.not_modified:
-                self.summary.feeds_not_modified += 1
-                # saved with the other 304s at the end of the cycle, in one transaction
-                self.unchanged.append(self._succeeded(feed, state, state.etag,
-                                                      state.last_modified))
+            listed = await self._entries_of(feed, state, res)
+            if listed is None:       # abandoned at shutdown
                 return
-            parsed = feeds.parse_feed(res.body, feed_name=feed.name, feed_url=feed.url,
-                                      content_type=res.content_type, charset=res.charset)
-            validators = (res.etag, res.last_modified)
-            if parsed.discovered and not parsed.entries:
-                parsed, validators = await self._discovered(feed, parsed.discovered[0])
+            entries, validators = listed
         except (FetchError, FeedError) as exc:
             self._failed(feed, state, exc)
+            await self.pending_only(queued)   # the pages do not depend on the feed
             return
+        if res.not_modified:
+            self.summary.feeds_not_modified += 1
+            if not queued:
+                # saved with the other 304s at the end of the cycle, in one transaction
+                self.unchanged.append(self._succeeded(feed, state, *validators))
+                return
+        batch = await self.entries(entries, queued)
+        new_state = self._succeeded(feed, state, *validators) if batch.complete else state
+        self._save(new_state, batch)
+
+    async def _entries_of(self, feed: FeedSpec, state: FeedState, res: FetchResult
+                          ) -> tuple[list[FeedEntry], tuple] | None:
+        """The feed's entries and validators; None when abandoned at shutdown."""
+        if res.not_modified:
+            return [], (state.etag, state.last_modified)
+        parsed = await self._parse(feed, res)
+        validators = (res.etag, res.last_modified)
+        if parsed.discovered and not parsed.entries:
+            parsed, validators = await self._discovered(feed, parsed.discovered[0])
+            if parsed is None:
+                return None
         for reason in parsed.skipped:
             log.info("feeds: skipped %s in %s", reason, redact_url(feed.url))
-        outcomes, complete = await self.entries(parsed.entries)
-        new_state = self._succeeded(feed, state, *validators) if complete else state
-        self._save(feed, new_state, outcomes)
+        return parsed.entries, validators
+
+    async def _parse(self, feed: FeedSpec, res: FetchResult) -> feeds.ParsedFeed:
+        # in a thread: a feed of 20,000 entries is seconds of CPU, and the event
+        # loop must keep downloading (and keep other requests within their deadline)
+        limits = self.cfg.limits
+        return await asyncio.to_thread(feeds.parse_feed, res.body, feed_name=feed.name,
+                                       feed_url=feed.url, content_type=res.content_type,
+                                       charset=res.charset, now=self.now,
+                                       max_title_chars=limits.max_title_chars,
+                                       max_summary_chars=limits.max_summary_chars)
 
     async def _discovered(self, feed: FeedSpec, link: str):
         # an HTML page where the feed was: follow the feed link it advertises
         # (untrusted, so checked like any URL from outside); no validators kept
         log.info("feeds: %s is an HTML page; using its feed link %s", redact_url(feed.url),
                  redact_url(link))
-        res = await self.fetcher.fetch(link, trusted=False, accept=feeds.ACCEPT)
-        parsed = feeds.parse_feed(res.body, feed_name=feed.name, feed_url=feed.url,
-                                  content_type=res.content_type, charset=res.charset)
+        res = await self.grace.within(self.fetcher.fetch(link, trusted=False,
+                                                         accept=feeds.ACCEPT))
+        if res is None:
+            return None, (None, None)
+        parsed = await self._parse(feed, res)
         if not parsed.entries and parsed.discovered:
             raise FeedError(f"the feed link {redact_url(link)} is another HTML page",
                             url=redact_url(feed.url))
         return parsed, (None, None)
 
-    async def entries(self, entries: list[FeedEntry]) -> tuple[list[ItemOutcome], bool]:
-        """Decide every entry not seen before; False when a stop cut it short."""
+    async def pending_only(self, queued: list[PendingArticle]) -> None:
+        """Pages still pending whose feed is not read now (its poll failed, it is
+        in backoff or no longer configured)."""
+        if not queued or self.stop.is_set():
+            return
+        try:
+            self._save(None, await self.entries([], queued))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001  they stay pending for the next cycle
+            error = as_stage_error(exc, queued[0].entry.feed_url)
+            log.warning("%s (its pending pages are tried again next cycle)", error)
+
+    async def entries(self, entries: list[FeedEntry],
+                      queued: list[PendingArticle] = ()) -> FeedBatch:
+        """Decide the entries not seen before, and the pending ones now due,
+        newest first up to the per-feed cap; the rest wait for later cycles."""
         entries = list({e.link: e for e in entries}.values())
         self.summary.entries_seen += len(entries)
-        canon = {e.link: dedupe.canonical_url(e.link) for e in entries}
-        seen = storage.seen_urls(self.p.store, [*canon, *canon.values()])
-        fresh = [e for e in entries if e.link not in seen]
-        known = storage.original_for_canonical(self.p.store,
-                                               [canon[e.link] for e in fresh])
-        outcomes, to_fetch = [], []
+        # a thread: canonical URLs of 20,000 links are seconds of CPU
+        canon = await asyncio.to_thread(lambda: {e.link: dedupe.canonical_url(e.link)
+                                                 for e in entries})
+        urls = [*canon, *canon.values()]
+        # pending first, then seen: an entry decided in between is in one or the other
+        waiting = storage.pending_entry_urls(self.p.store, urls)
+        seen = storage.seen_urls(self.p.store, urls)
+        fresh = [e for e in entries if e.link not in seen and e.link not in waiting]
+        known = storage.original_for_canonical(self.p.store, [canon[e.link] for e in fresh])
+        batch, candidates = FeedBatch(), []
         for e in fresh:
-            original = known.get(canon[e.link]) or self.claimed.get(canon[e.link])
+            original = (known.get(canon[e.link]) or self.claimed.get(canon[e.link])
+                        or waiting.get(canon[e.link]))
             if original:
-                outcomes.append(self._outcome(e, canon[e.link], "duplicate",
-                                              duplicate_of=original))
+                batch.outcomes.append(self._outcome(e, canon[e.link], "duplicate",
+                                                    duplicate_of=original))
             else:
                 self.claimed[canon[e.link]] = e.link
-                to_fetch.append(e)
+                candidates.append(PendingArticle(e, canon[e.link], 0, self.now))
+        for p in queued:
+            self.claimed.setdefault(p.canonical_url, p.entry.link)
+        to_fetch, later = pending.within_cap(candidates, list(queued),
+                                             self.cfg.network.max_new_articles_per_feed)
+        batch.pending += later
+        self.summary.deferred += len(later)
         if to_fetch:
             self.p.pool.start_soon()    # workers ready by the time the first page arrives
-        pages = await asyncio.gather(*(self.article(e) for e in to_fetch))
-        complete = True
-        for entry, page in zip(to_fetch, pages):
-            if page is None:          # stopped before it started: next cycle does it
-                complete = False
-                self.claimed.pop(canon[entry.link], None)
-                continue
-            outcomes.append(self.decide(entry, canon[entry.link], page))
-        return outcomes, complete
+        pages = await asyncio.gather(*(self.pages.judged(p) for p in to_fetch))
+        queued_links = {p.entry.link for p in queued}
+        for p, page in zip(to_fetch, pages):
+            self._decided(p, page, batch, was_pending=p.entry.link in queued_links)
+        return batch
 
-    async def article(self, entry: FeedEntry) -> PageVerdict | None:
-        """The entry's page, fetched, extracted and judged; None when a stop came
-        first (or abandoned it), so that the next cycle does it."""
-        if self.stop.is_set():
-            return None
-        return await self._unless_abandoned(self._judge_article(entry))
-
-    async def _judge_article(self, entry: FeedEntry) -> PageVerdict:
-        try:
-            res = await self.fetcher.fetch(entry.link, trusted=False)
-        except RefusedURL as exc:
-            return PageVerdict(article=None, error=exc)
-        except FetchError as exc:
-            return self._judge_entry(entry, str(exc))
-        self.summary.articles_fetched += 1
-        if res.content_type not in _HTML_TYPES:
-            reason = f"extract: not an HTML page ({res.content_type}) ({redact_url(res.final_url)})"
-            return self._judge_entry(entry, reason)
-        try:
-            # judged in a worker: the event loop's process keeps its CPU for fetching
-            verdict = await self.p.pool.run(judge_html, res.body, res.final_url,
-                                            self.cfg.extract, self.cfg.dedupe, self._ruleset(),
-                                            entry.title, entry.summary)
-        except ExtractError as exc:
-            return self._judge_entry(entry, str(exc))
-        if verdict.article is None:
-            return self._judge_entry(entry, str(verdict.error or "extract: no text"))
-        return verdict
-
-    def _judge_entry(self, entry: FeedEntry, reason: str) -> PageVerdict:
-        """The page gave nothing: the feed's own title and summary stand in."""
-        return judge_page(fallback_article(entry, reason), entry.title, entry.summary,
-                          self._ruleset(), self.cfg.dedupe)
-
-    def _ruleset(self) -> RuleSet:
-        if self._rules is None:
-            self._rules = RuleSet.of(self.cfg.topic, self.cfg.alerts,
-                                     self.cfg.limits.max_matches_per_rule)
-        return self._rules
+    def _decided(self, p: PendingArticle, page, batch: FeedBatch, was_pending: bool) -> None:
+        if page is None:          # stopped before it finished: a later cycle does it
+            # (a pending page stays pending; a fresh one keeps the feed's validators
+            # back, so that the next poll lists it again)
+            batch.complete = batch.complete and was_pending
+            self.claimed.pop(p.canonical_url, None)
+            return
+        if isinstance(page, Retry):
+            attempts = p.attempts + 1
+            batch.pending.append(replace(p, attempts=attempts, last_error=str(page.error),
+                                         next_attempt_at=pending.retry_at(
+                                             self.now, attempts, page.error, self.cfg.network)))
+            self.summary.to_retry += 1
+            return
+        batch.outcomes.append(self.decide(p.entry, p.canonical_url, page))
+        if was_pending:
+            batch.done.append(p.entry.link)
 
     def decide(self, entry: FeedEntry, canonical: str, verdict: PageVerdict) -> ItemOutcome:
         """Duplicate, off topic or new: only consults and updates the indexes.
@@ -336,10 +367,13 @@ class _Cycle:
         self.summary.errors.append(str(exc))
         failures = state.consecutive_failures + 1
         log.warning("%s (feed %s, failure %d)", exc, feed.name, failures)
-        self._save(feed, replace(state, name=feed.name, consecutive_failures=failures,
-                                 last_error=str(exc)[:500],
-                                 failing_since=state.failing_since or self.now,
-                                 next_poll_at=self._next_poll(failures, exc)))
+        try:
+            self._save(replace(state, name=feed.name, consecutive_failures=failures,
+                               last_error=str(exc)[:500],
+                               failing_since=state.failing_since or self.now,
+                               next_poll_at=self._next_poll(failures, exc)))
+        except StorageError as err:   # counted and logged all the same; the cycle goes on
+            log.error("%s (the failure of feed %s could not be recorded)", err, feed.name)
         self.progress(self.summary)
 
     def _next_poll(self, failures: int, exc: Exception) -> datetime | None:
@@ -355,5 +389,11 @@ class _Cycle:
             wait = max(wait, min(retry_after, net.backoff_max))
         return self.now + timedelta(seconds=wait)
 
-    def _save(self, feed: FeedSpec, state: FeedState, outcomes: list[ItemOutcome] = ()) -> None:
-        storage.save_feed_batch(self.p.store, state, list(outcomes))
+    def _save(self, state: FeedState | None, batch: FeedBatch | None = None) -> None:
+        batch = batch or FeedBatch()
+        if state is not None and not batch.pending and not batch.done:
+            storage.save_feed_batch(self.p.store, state, batch.outcomes)
+        else:
+            storage.save_feed_batch_with_pending(self.p.store, state, batch.outcomes,
+                                                 batch.pending, batch.done)
+

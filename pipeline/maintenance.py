@@ -11,6 +11,9 @@ from pipeline import match
 from pipeline.config import Settings
 from pipeline.records import StoredItem
 
+# clocks of two machines writing one database (``newswatch once`` elsewhere) differ a little
+CLOCK_SKEW = timedelta(seconds=5)
+
 
 def export_entries(store: storage.Store, out: IO[str]) -> int:
     """One JSON line per entry URL seen; returns the number written."""
@@ -46,7 +49,9 @@ def rematch(settings: Settings, store: storage.Store, since: timedelta,
 
 def health(settings: Settings, store: storage.Store,
            now: datetime | None = None) -> tuple[bool, str]:
-    """Healthy when the last cycle finished within twice the poll interval."""
+    """Healthy when the last cycle finished within twice the poll interval, and
+    not in the future: a clock that went back is worth a look (new items are
+    stamped no earlier than the last cycle until it catches up)."""
     now = now or datetime.now(timezone.utc)
     last = storage.last_cycle(store)
     limit = settings.poll_interval * 2
@@ -54,6 +59,9 @@ def health(settings: Settings, store: storage.Store,
         return False, "unhealthy: no cycle has finished yet"
     finished, summary = last
     age = now - finished
+    if age < -CLOCK_SKEW:
+        return False, (f"unhealthy: the last cycle finished {_ago(-age)} in the future "
+                       f"({finished.isoformat(timespec='seconds')}); did the clock go back?")
     if age > limit:
         return False, (f"unhealthy: last cycle finished {_ago(age)} ago, more than "
                        f"2 × poll interval ({_ago(limit)})")
@@ -61,7 +69,7 @@ def health(settings: Settings, store: storage.Store,
 
 
 def _ago(delta: timedelta) -> str:
-    s = int(delta.total_seconds())
+    s = max(0, int(delta.total_seconds()))
     if s < 120:
         return f"{s}s"
     if s < 7200:

@@ -96,6 +96,8 @@ class CycleSummary:
     off_topic: int = 0
     failed: int = 0
     alerts: int = 0
+    deferred: int = 0             # entries over the per-feed cap, queued for later cycles
+    to_retry: int = 0             # pages that failed transiently, queued for a retry
     started_at: datetime | None = None
     finished_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
@@ -106,9 +108,15 @@ class CycleSummary:
             secs = f" in {(self.finished_at - self.started_at).total_seconds():.1f}s"
         return (f"cycle: feeds {self.feeds_polled} polled, {self.feeds_failed} failed"
                 f" ({self.feeds_not_modified} not modified, {self.feeds_skipped} in backoff);"
-                f" entries {self.entries_seen} seen; articles {self.articles_fetched} fetched;"
+                f" entries {self.entries_seen} seen{self._waiting()};"
+                f" articles {self.articles_fetched} fetched;"
                 f" {self.new} new, {self.duplicates} duplicates, {self.off_topic} off-topic,"
                 f" {self.failed} failed; {self.alerts} alerts{secs}")
+
+    def _waiting(self) -> str:
+        parts = [f"{self.deferred} deferred"] if self.deferred else []
+        parts += [f"{self.to_retry} to retry"] if self.to_retry else []
+        return f" ({', '.join(parts)})" if parts else ""
 
 
 @dataclass(frozen=True)
@@ -176,3 +184,16 @@ class DigestInputs:
     # duplicate_of -> (title, source) of the stored originals the duplicates copied
     originals: dict[str, tuple[str, str]] = field(default_factory=dict)
     failing_feeds: tuple[FeedState, ...] = ()   # configured feeds failing now, oldest first
+
+
+@dataclass(frozen=True)
+class PendingArticle:
+    """An entry whose page is fetched by a later cycle: deferred (over the
+    per-feed cap; ``attempts`` 0) or waiting for a retry after a transient
+    failure (503, 429, a timeout)."""
+
+    entry: FeedEntry
+    canonical_url: str
+    attempts: int                     # failed fetches so far
+    next_attempt_at: datetime
+    last_error: str | None = None

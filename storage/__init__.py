@@ -4,15 +4,20 @@ Callers use the functions re-exported here and get plain records back;
 the table classes in ``storage.models`` never leave this package.
 """
 
-from storage.queries import (all_items, digest_inputs, digest_written, failing_feeds,
-                             feed_states, fingerprints, items_between, last_cycle,
+from storage.pending import (count_pending_articles, due_pending_articles, pending_entry_urls,
+                             save_feed_batch_with_pending)
+from storage.queries import (all_items, digest_inputs, digest_written, discovery_floor,
+                             failing_feeds, feed_states, fingerprints, items_between, last_cycle,
                              original_for_canonical, record_cycle, record_digest,
                              replace_alerts, save_feed_batch, save_feed_states, seen_urls)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
 
 __all__ = [
     "Store", "open_store", "cycle_lock", "CycleLocked", "integrity_check",
-    "all_items", "digest_inputs", "digest_written", "failing_feeds", "feed_states",
-    "fingerprints", "items_between", "last_cycle", "original_for_canonical", "record_cycle",
-    "record_digest", "replace_alerts", "save_feed_batch", "save_feed_states", "seen_urls",
+    "all_items", "digest_inputs", "digest_written", "discovery_floor", "failing_feeds",
+    "feed_states", "fingerprints", "items_between", "last_cycle", "original_for_canonical",
+    "record_cycle", "record_digest", "replace_alerts", "save_feed_batch", "save_feed_states",
+    "seen_urls",
+    "count_pending_articles", "due_pending_articles", "pending_entry_urls",
+    "save_feed_batch_with_pending",
 ]

@@ -85,3 +85,26 @@ class DigestRow(SQLModel, table=True):
 
     day: str = Field(primary_key=True)          # YYYY-MM-DD in the configured time zone
     written_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class PendingArticleRow(SQLModel, table=True):
+    """An entry whose page a later cycle fetches (deferred over the per-feed
+    cap, or waiting to retry a transient failure). Not an item yet: it is in
+    no digest, export or index until its page (or its last try) decides it.
+    A table of its own, so a database made before it gains it by create_all."""
+
+    __tablename__ = "pending_articles"
+    __table_args__ = (Index("ix_pending_canonical", "canonical_url"),
+                      Index("ix_pending_feed_due", "feed_url", "next_attempt_at"))
+
+    url: str = Field(primary_key=True)
+    canonical_url: str
+    guid: str = ""
+    title: str = Field(default="", sa_column=Column(Text))
+    summary: str = Field(default="", sa_column=Column(Text))
+    feed_name: str = ""
+    feed_url: str = ""
+    published: datetime | None = Field(default=None, sa_column=_utc_column())
+    attempts: int = 0
+    next_attempt_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
-from sqlalchemy import delete, or_
+from sqlalchemy import delete, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
@@ -109,29 +109,35 @@ def save_feed_batch(store: Store, state: FeedState, outcomes: list[ItemOutcome])
     entry that was not stored. An entry URL already stored (a second process,
     a replay) is skipped, never stored twice. Returns the number of new rows.
     """
-    added = 0
     with store.session() as s:
-        if outcomes:
-            insert = pg_insert if store.engine.dialect.name == "postgresql" else sqlite_insert
-            ids: dict[str, int] = {}
-            rows = [_item_values(o) for o in outcomes]
-            for i in range(0, len(rows), 200):
-                stmt = (insert(ItemRow).values(rows[i:i + 200])
-                        .on_conflict_do_nothing(index_elements=["url"])
-                        .returning(ItemRow.id, ItemRow.url))
-                ids.update({url: id_ for id_, url in s.exec(stmt)})  # type: ignore[call-overload]
-            added = len(ids)
-            now = datetime.now(timezone.utc)
-            # alerts only for rows this call inserted: a row another process
-            # stored first already has its own
-            alert_rows = [dict(item_id=ids[o.entry.link], rule=m.rule,
-                               hits=_hits_json(m), created_at=now)
-                          for o in outcomes for m in o.alerts if o.entry.link in ids]
-            if alert_rows:
-                s.exec(insert(AlertRow).values(alert_rows)  # type: ignore[call-overload]
-                       .on_conflict_do_nothing(index_elements=["item_id", "rule"]))
+        added = _insert_outcomes(s, store, outcomes)
         _upsert_feed(s, state)
     return added
+
+
+def _insert_outcomes(s, store: Store, outcomes: list[ItemOutcome]) -> int:
+    """Insert the items and their alerts in session ``s``; returns the number of
+    new rows (an entry URL already stored is skipped)."""
+    if not outcomes:
+        return 0
+    insert = pg_insert if store.engine.dialect.name == "postgresql" else sqlite_insert
+    ids: dict[str, int] = {}
+    rows = [_item_values(o) for o in outcomes]
+    for i in range(0, len(rows), 200):
+        stmt = (insert(ItemRow).values(rows[i:i + 200])
+                .on_conflict_do_nothing(index_elements=["url"])
+                .returning(ItemRow.id, ItemRow.url))
+        ids.update({url: id_ for id_, url in s.exec(stmt)})  # type: ignore[call-overload]
+    now = datetime.now(timezone.utc)
+    # alerts only for rows this call inserted: a row another process
+    # stored first already has its own
+    alert_rows = [dict(item_id=ids[o.entry.link], rule=m.rule,
+                       hits=_hits_json(m), created_at=now)
+                  for o in outcomes for m in o.alerts if o.entry.link in ids]
+    if alert_rows:
+        s.exec(insert(AlertRow).values(alert_rows)  # type: ignore[call-overload]
+               .on_conflict_do_nothing(index_elements=["item_id", "rule"]))
+    return len(ids)
 
 
 def _upsert_feed(s, state: FeedState) -> None:
@@ -283,6 +289,17 @@ def last_cycle(store: Store) -> tuple[datetime, str] | None:
     with store.session() as s:
         row = s.exec(select(CycleRow).order_by(CycleRow.finished_at.desc()).limit(1)).first()
     return (_utc(row.finished_at), row.summary) if row else None
+
+
+def discovery_floor(store: Store) -> datetime | None:
+    """The earliest time a new discovery may be stamped with: the latest start
+    of a recorded cycle or write of a digest. A clock that stepped back would
+    otherwise stamp new items into a digest window already written."""
+    with store.session() as s:
+        started = s.exec(select(func.max(CycleRow.started_at))).one()
+        written = s.exec(select(func.max(DigestRow.written_at))).one()
+    times = [_utc(t) for t in (started, written) if t is not None]
+    return max(times) if times else None
 
 
 def digest_written(store: Store, day: str) -> bool:

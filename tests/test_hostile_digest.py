@@ -123,7 +123,8 @@ def digest_docs(tmp_path_factory) -> dict[str, str]:
         cfg = write_config(tmp, [
             {"name": "Sanitize <b>corpus</b>", "url": srv.url("/sanitize.xml")},
             {"name": "Hostile [x](javascript:1)", "url": srv.url("/hostile.xml")}],
-            topic={"any": ["Syria*"]})
+            topic={"any": ["Syria*"]},
+            network={"max_new_articles_per_feed": 1000})   # all in one cycle
         settings, store, summary = run_in_process(cfg, env)
     assert summary.feeds_failed == 0
     assert summary.new >= 600, summary.line()            # they really reach the digest

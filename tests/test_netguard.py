@@ -155,8 +155,11 @@ def test_rebinding_is_refused_at_connect(fault_server):
 
 def test_pooled_connection_of_a_trusted_request_is_not_reused_untrusted(fault_server,
                                                                          monkeypatch):
-    """A keep-alive connection opened for a trusted feed must not carry an
-    untrusted request to the same (rebound) host: the check runs on each write."""
+    """A keep-alive connection opened where private peers were allowed must not
+    carry a request where they are not: the check runs on each write, not only
+    at connect. (Through Fetcher this is a second line: a trusted feed URL may
+    reach a private peer only when its address is written literally, and an
+    untrusted URL naming that address is refused before the pool.)"""
     connects = []
     real_connect = GuardedBackend.connect_tcp
 
@@ -166,18 +169,33 @@ def test_pooled_connection_of_a_trusted_request_is_not_reused_untrusted(fault_se
     monkeypatch.setattr(GuardedBackend, "connect_tcp", counting_connect)
     fault_server.respond("/feed", 200, b"feed")
     fault_server.respond("/article", 200, b"private article")
-    base = f"http://localhost:{fault_server.port}"
 
     async def go():
-        config = NetworkConfig(allow_private_addresses=False, deadline=2)
-        async with Fetcher(config, resolver=_public_dns("localhost", fault_server.port)) as f:
-            feed = await f.fetch(f"{base}/feed", trusted=True)
-            with pytest.raises(RefusedURL, match="connected to"):
-                await f.fetch(f"{base}/article")
+        async with httpcore.AsyncConnectionPool(network_backend=GuardedBackend()) as pool:
+            with private_peers(True):
+                feed = await pool.request("GET", fault_server.url("/feed"))
+            with private_peers(False), pytest.raises(PeerRefused, match="connected to"):
+                await pool.request("GET", fault_server.url("/article"))
             return feed
-    assert asyncio.run(go()).body == b"feed"
+    assert asyncio.run(go()).content == b"feed"
     assert fault_server.hits == {"/feed": 1}
-    assert connects == ["localhost"]  # refused on the reused connection, not at connect
+    assert connects == ["127.0.0.1"]  # refused on the reused connection, not at connect
+
+
+def test_a_trusted_url_naming_its_host_is_checked_like_any_other(fault_server):
+    """Only an address written literally in the config is exempt: a name is
+    resolved and checked, and refused before a connection."""
+    fault_server.respond("/feed", 200, b"feed")
+    literal = fault_server.url("/feed")
+    named = f"http://localhost:{fault_server.port}/feed"
+
+    async def go(url):
+        async with Fetcher(NetworkConfig(allow_private_addresses=False, deadline=2)) as f:
+            return await f.fetch(url, trusted=True)
+    assert asyncio.run(go(literal)).body == b"feed"
+    with pytest.raises(RefusedURL, match="localhost resolves to .*loopback"):
+        asyncio.run(go(named))
+    assert fault_server.hits == {"/feed": 1}
 
 
 def test_guarded_backend_checks_the_peer_of_a_raw_connection(fault_server):

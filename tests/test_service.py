@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import psutil
 import pytest
 import yaml
 from conftest import ROOT, TEST_ALERTS, write_config
@@ -187,25 +188,41 @@ def test_config_edits_apply_live_and_broken_edits_are_ignored(web, env, tmp_path
 
 
 def test_sigterm_mid_cycle_exits_cleanly_with_work_committed(web, env, tmp_path, services):
-    fetching = threading.Event()
+    """Every article is in flight when SIGTERM arrives (the server holds each
+    answer until the service says it got the signal): they are finished and
+    committed. Sent once the extraction workers are up, so that nothing here
+    depends on how busy the machine is: that their cold start does not eat the
+    pages' grace is tests/test_trust_cycle.py's (in process, deterministic)."""
+    arrived, released = threading.Condition(), threading.Event()
+    in_flight: list[str] = []
     base = web.server.RequestHandlerClass
 
-    class SlowArticles(base):
+    class HeldArticles(base):
         def do_GET(self):
             if self.path.startswith("/slow/"):
-                fetching.set()
-                time.sleep(2)
+                with arrived:
+                    in_flight.append(self.path)
+                    arrived.notify_all()
+                released.wait(120)
             super().do_GET()
 
-    web.server.RequestHandlerClass = SlowArticles
+    web.server.RequestHandlerClass = HeldArticles
     items = [article(web, f"/slow/{i}", f"Report {i} on Syrian detainees", [
         f"Report number {i}: " + p for p in (TADAMON_REPORT if i % 2 else SECOND_TADAMON_REPORT)])
         for i in range(3)]
     feed = publish(web, items)
-    config = write_config(tmp_path, [{"name": "wire", "url": feed}], poll_interval="1s")
+    config = write_config(tmp_path, [{"name": "wire", "url": feed}], poll_interval="1s",
+                          network={"deadline": 120, "read_timeout": 120})   # held answers
     svc = services(config, env)
-    assert fetching.wait(20), svc.output()
-    rc, took = svc.terminate()
+    with arrived:
+        assert arrived.wait_for(lambda: len(in_flight) == len(items), 20), svc.output()
+    assert _until(lambda: _workers_up(svc.proc.pid), 120), svc.output()
+    started = time.monotonic()
+    svc.proc.send_signal(signal.SIGTERM)
+    svc.wait_for("SIGTERM received")
+    released.set()                       # the answers go out once the stop was asked for
+    rc = svc.proc.wait(10)
+    took = time.monotonic() - started
     assert rc == 0, svc.output()
     assert took < 10
     assert "service: stopped" in svc.output()
@@ -219,6 +236,24 @@ def test_sigterm_mid_cycle_exits_cleanly_with_work_committed(web, env, tmp_path,
     assert all(i.title and i.status in {"new", "duplicate", "off_topic", "failed"}
                for i in stored)
     assert not [p for p in tmp_path.rglob("*.tmp")]
+
+
+def _workers_up(pid: int) -> bool:
+    """A worker forked from the forkserver: only done once its warm-up is over."""
+    try:
+        kids = psutil.Process(pid).children(recursive=True)
+        return sum("forkserver" in " ".join(k.cmdline()) for k in kids) >= 2
+    except psutil.Error:
+        return False
+
+
+def _until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def test_sigterm_during_a_hung_fetch_still_exits_within_ten_seconds(web, env, tmp_path,

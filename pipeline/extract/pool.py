@@ -53,6 +53,24 @@ def _start_all(executor: ProcessPoolExecutor, workers: int) -> None:
         started.result()
 
 
+def _start_in_thread(executor: ProcessPoolExecutor, workers: int,
+                     loop: asyncio.AbstractEventLoop, started: asyncio.Future) -> None:
+    try:
+        _start_all(executor, workers)
+        outcome: tuple = (started.set_result, None)
+    except BaseException as exc:  # noqa: BLE001  handed to whoever waits for the start
+        outcome = (started.set_exception, exc)
+    try:
+        loop.call_soon_threadsafe(_settle, started, outcome)
+    except RuntimeError:          # the cycle's loop is closed: nobody waits any more
+        pass
+
+
+def _settle(started: asyncio.Future, outcome: tuple) -> None:
+    if not started.done():
+        outcome[0](outcome[1])
+
+
 class ExtractionPool:
     def __init__(self, cfg: ExtractConfig, preload: Sequence[str] = ()):
         self.cfg = cfg
@@ -91,10 +109,14 @@ class ExtractionPool:
         """Done when the executor's workers are up. ProcessPoolExecutor forks a worker
         inside ``submit``, and the first fork waits for the forkserver's warm-up
         (seconds): in the event loop's thread that would stall every download, so
-        the workers are started from a thread instead."""
+        the workers are started from a thread instead. A daemon thread, not the
+        loop's executor: asyncio.run and the interpreter's exit wait for those,
+        and a stop while the forkserver warms up must not wait for it."""
         loop = asyncio.get_running_loop()
         if self._starting is None or self._starting[:2] != (executor, loop):
-            started = loop.run_in_executor(None, _start_all, executor, self.workers)
+            started = loop.create_future()
+            threading.Thread(target=_start_in_thread, args=(executor, self.workers, loop, started),
+                             daemon=True, name="newswatch-start-workers").start()
             # a failed start is reported by the pages that wait for it; with none
             # waiting (every fetch failed) it is not worth a "never retrieved" log
             started.add_done_callback(lambda f: f.cancelled() or f.exception())
@@ -105,6 +127,14 @@ class ExtractionPool:
         """Start the workers in the background: called when pages are on their
         way, so the workers are ready when the first one arrives."""
         self._started(self._current())
+
+    async def ready(self) -> None:
+        """Wait until the workers are up (starting them if need be); a failed start
+        is left for :meth:`run` to report."""
+        try:
+            await asyncio.shield(self._started(self._current()))
+        except Exception:  # noqa: BLE001  reported by the page that runs next
+            pass
 
     async def run(self, task: Callable[..., Any], *args: Any) -> Any:
         """``task(*args)`` in a worker; ExtractError when the worker died."""
@@ -125,7 +155,14 @@ class ExtractionPool:
             raise ExtractError("worker process died") from exc
 
     def close(self) -> None:
-        self._starting = None
+        starting, self._starting = self._starting, None
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+            old, self._executor = self._executor, None
+            if starting is not None and not starting[2].done():
+                # still starting (the forkserver warming up, seconds on a busy
+                # machine): a shutdown must not wait for it; released once up
+                threading.Thread(target=old.shutdown, kwargs={"wait": True,
+                                                              "cancel_futures": True},
+                                 daemon=True, name="newswatch-release-workers").start()
+            else:
+                old.shutdown(wait=True, cancel_futures=True)

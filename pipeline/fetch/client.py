@@ -37,7 +37,7 @@ from pipeline.errors import (DeadlineExceeded, FetchError, HTTPStatusError, Refu
                              TooLarge, TooManyRedirects)
 from pipeline.fetch.decoding import decoder_for
 from pipeline.fetch.netguard import (GuardedBackend, PeerRefused, Resolver, check_resolved,
-                                     private_peers)
+                                     private_peers, written_as_address)
 from pipeline.records import FetchResult
 from pipeline.redact import redact_url
 
@@ -88,7 +88,10 @@ class Fetcher:
                     last_modified: str | None = None, accept: str | None = None
                     ) -> FetchResult:
         """GET ``url``. ``trusted`` (feed URLs from the user's config only) lets the
-        first hop reach a private address; redirect hops are always checked."""
+        first hop reach a private address written literally in the URL
+        (``http://10.0.0.5/feed``); a host NAME is resolved and checked like any
+        other, since what it resolves to is not what the user wrote. Redirect
+        hops are always checked."""
         if self._client is None:
             raise RuntimeError("use Fetcher as 'async with Fetcher(cfg) as fetcher'")
         shown = redact_url(url)
@@ -120,7 +123,8 @@ class Fetcher:
                       budget: asyncio.Timeout) -> FetchResult:
         current, seen = url, {_without_fragment(url)}
         for hop in range(self.cfg.max_redirects + 1):
-            allow_private = self.cfg.allow_private_addresses or (trusted and hop == 0)
+            allow_private = self.cfg.allow_private_addresses or (
+                trusted and hop == 0 and written_as_address(current))
             where = f" after redirect to {redact_url(current)}" if hop else ""
             try:
                 async with self._slots(_host_of(current)):

@@ -11,6 +11,11 @@ its network (SSRF), unless ``allow_private_addresses`` is set:
    DNS can answer differently a second time (rebinding), so layers 1–2 alone
    prove nothing about the connection httpx opens afterwards.
 
+A feed URL from the user's config may reach a private address only when the
+address is written in it (:func:`written_as_address`): that is the user's
+explicit choice. A host name there is resolved and checked like any other,
+since what it resolves to is not what the user wrote.
+
 Every message shows :func:`pipeline.redact.redact_url` instead of a URL.
 """
 
@@ -24,7 +29,6 @@ import socket
 import ssl
 from contextlib import contextmanager
 from typing import Any, Awaitable, Callable, Iterable, Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import httpcore
 import httpx
@@ -140,6 +144,16 @@ def url_problem(url: str, *, allow_private: bool) -> str | None:
         return None
     spelled = parsed.host if str(ip) == parsed.host.strip("[]") else f"{parsed.host} ({ip})"
     return f"{spelled} is {problem}"
+
+
+def written_as_address(url: str) -> bool:
+    """Whether ``url``'s host is an address written out (``127.0.0.1``, ``[::1]``),
+    not a name: a name means whatever DNS says at connect time."""
+    try:
+        host = httpx.URL(url).host
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    return bool(host) and host_as_address(host) is not None
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
