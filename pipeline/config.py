@@ -23,6 +23,7 @@ import yaml
 
 from pipeline.match import rules
 from pipeline.errors import ConfigError
+from pipeline.deliver.options import DeliveryConfig, parse_delivery
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 DEFAULT_CONFIG = Path("config/watch.yaml")
@@ -106,6 +107,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     output_dir: Path = Path(DEFAULT_OUTPUT_DIR)
     config_file: Path | None = None
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -153,7 +155,7 @@ def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
                           base_dir: Path | None = None) -> Settings:
     env = env or {}
     known = {"feeds", "topic", "alerts", "variants", "network", "dedupe", "extract",
-             "poll_interval", "digest_time", "timezone", "seeds_dir"}
+             "poll_interval", "digest_time", "timezone", "seeds_dir", "delivery"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown key; allowed keys are {', '.join(sorted(known))}",
@@ -179,6 +181,7 @@ def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         output_dir=Path(env.get("NEWSWATCH_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR),
         config_file=Path(file) if file else None,
+        delivery=parse_delivery(raw.get("delivery"), raw.get("alerts"), env=env, file=file),
     )
 
 

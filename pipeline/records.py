@@ -164,3 +164,35 @@ class StoredItem:
     story_key: str | None = None
     error: str | None = None
     alerts: tuple[RuleMatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message for one channel in the outbox."""
+
+    id: int
+    kind: str                     # "alert" (key: the item's id) or "digest" (key: its day)
+    key: str
+    channel_id: str               # hash of the channel's URL
+    channel: str                  # the channel's redacted form
+    status: str                   # "pending", "sent" or "failed"
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    item_id: int | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+    title: str = ""               # the item's title, for listings
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """A delivery channel's record of success and failure."""
+
+    channel_id: str
+    channel: str
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    failing_since: datetime | None = None   # set once it failed max_attempts times in a row
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None

@@ -10,6 +10,11 @@ from storage.queries import (all_items, count_items, digest_written, duplicate_u
                              replace_alerts, save_feed_batch, save_feed_state,
                              save_feed_states, seen_urls,
                              titles_for)
+from storage.outbox import (alerted_items_since, channel_states, claim_deliveries,
+                            deliveries, delivery_counts, due_deliveries, enqueue_deliveries,
+                            failing_channels, forget_channels, mark_failed, mark_sent,
+                            newest_items, prune_deliveries, requeue_deliveries,
+                            retry_failed_deliveries, stored_items)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
 
 __all__ = [
@@ -18,4 +23,10 @@ __all__ = [
     "feed_states", "fingerprints", "is_seen", "items_between", "last_cycle",
     "original_for_canonical", "record_cycle", "record_digest", "replace_alerts",
     "save_feed_batch", "save_feed_state", "save_feed_states", "seen_urls", "titles_for",
+]
+__all__ += [
+    "alerted_items_since", "channel_states", "claim_deliveries", "deliveries", "delivery_counts",
+    "due_deliveries", "enqueue_deliveries", "failing_channels", "forget_channels", "mark_failed",
+    "mark_sent", "newest_items", "prune_deliveries", "requeue_deliveries",
+    "retry_failed_deliveries", "stored_items",
 ]

@@ -55,6 +55,8 @@ class Digest:
     counts: dict[str, int]
     duplicates: list[dict]          # {"original", "url", "copies": [{"title","source","url"}]}
     failing_feeds: list[dict]
+    # delivery channels failing (pipeline.deliver): {"channel", "error", "since", "failures"}
+    failing_channels: list[dict] = field(default_factory=list)
 
 
 def digest_window(day: date, digest_time: time, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -102,7 +104,8 @@ def build_digest(store: storage.Store, day: date, *, tz: ZoneInfo, digest_time: 
         alert_groups=[{"rule": r, "items": groups[r]} for r in order],
         other_items=others, counts=counts,
         duplicates=_duplicates(store, [i for i in items if i.status == "duplicate"]),
-        failing_feeds=[_failing(f, tz) for f in storage.failing_feeds(store, feed_urls)])
+        failing_feeds=[_failing(f, tz) for f in storage.failing_feeds(store, feed_urls)],
+        failing_channels=[_failing_channel(c, tz) for c in storage.failing_channels(store)])
 
 
 def _stories(new: list[StoredItem]) -> tuple[list[StoredItem], dict[str, list[StoredItem]]]:
@@ -162,6 +165,12 @@ def _failing(f: FeedState, tz: ZoneInfo) -> dict:
     return {"name": f.name or redact_url(f.url), "url": redact_url(f.url),
             "error": redact_text(f.last_error or ""), "since": since,
             "failures": f.consecutive_failures}
+
+
+def _failing_channel(c, tz: ZoneInfo) -> dict:
+    since = c.failing_since.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+    return {"channel": c.channel, "error": redact_text(c.last_error or ""), "since": since,
+            "failures": c.consecutive_failures}
 
 
 def safe_url(url: str | None) -> str | None:
