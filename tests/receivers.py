@@ -10,6 +10,7 @@ import email
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -29,11 +30,13 @@ def free_port() -> int:
 class _Inbox:
     def __init__(self) -> None:
         self.items: list = []
+        self.times: list[float] = []          # time.time() of each arrival
         self.cond = threading.Condition()
 
     def add(self, item) -> None:
         with self.cond:
             self.items.append(item)
+            self.times.append(time.time())
             self.cond.notify_all()
 
     def wait_for(self, n: int, timeout: float = 20.0) -> list:

@@ -484,3 +484,29 @@ def test_atom_feeds_are_valid_escaped_and_stable(tmp_path, env, store):
     assert {p.name: p.read_bytes() for p in paths.values()} == first
     ids = [e.id for e in feed.entries]
     assert len(set(ids)) == 5 and all(i.startswith("tag:newswatch,2024:item/") for i in ids)
+
+
+# --- the form each service takes -------------------------------------------------------
+
+@pytest.mark.parametrize("url, form", [
+    ("mailtos://u:p@smtp.example.org?to=a@example.org", "email"),
+    ("mailto://u:p@smtp.example.org?to=a@example.org&format=text", "text"),
+    ("tgram://123456:ABCdef/-1001", "html"),
+    ("ntfys://ntfy.example.org/topic", "text"),
+    ("signal://localhost:8080/+12025550123/+12025550188", "text"),
+    ("json://127.0.0.1:9/hook", "text"),
+    ("json://127.0.0.1:9/hook?format=markdown", "markdown"),
+])
+def test_each_service_gets_the_form_it_takes(url, form):
+    (channel,) = options._channels([url], "k", {}, None)
+    assert channels.body_format(channel) == form
+
+
+def test_markdown_services_get_escaped_markdown(tmp_path, env, store, hooks):
+    settings = settings_for(tmp_path, env, {"alerts": [hooks.url() + "?format=markdown"]})
+    fill(store)
+    deliver.after_cycle(settings, store, now=AFTER_CYCLE)
+    hostile = next(h for h in hooks.wait_for(2) if "script" in h.title)
+    assert hostile.body.startswith("**[\\<script\\>alert\\(1\\)\\</script\\>")
+    assert "](https://news.example/sednaya)**" in hostile.body
+    assert "](javascript" not in hostile.body and "<script>" not in hostile.body
