@@ -154,24 +154,23 @@ def retry_failed_deliveries(store: Store, now: datetime) -> int:
         return int(result.rowcount or 0)
 
 
-def forget_channels(store: Store, keep: Iterable[str]) -> int:
-    """Channels no longer configured: their records and the messages still
-    waiting for them go (what was sent stays, as history). Returns the
-    number of waiting messages dropped."""
+def forget_channels(store: Store, keep: Iterable[str]) -> None:
+    """The failure records of channels no longer configured (so they are not
+    reported failing). Their messages stay: one run with another config must
+    not drop what the service still has to send; they go out if the channel
+    comes back, and are pruned with the history otherwise."""
     keep = list(keep)
     with store.session() as s:
-        dropped = s.exec(delete(OutboxRow).where(  # type: ignore[call-overload]
-            OutboxRow.status == "pending", OutboxRow.channel_id.not_in(keep)))
         s.exec(delete(ChannelRow).where(  # type: ignore[call-overload]
             ChannelRow.channel_id.not_in(keep)))
-        return int(dropped.rowcount or 0)
 
 
 def prune_deliveries(store: Store, before: datetime) -> None:
-    """Sent and failed messages recorded before ``before`` (history only)."""
+    """Messages recorded before ``before``: sent and failed ones are history,
+    and one still pending that long is for a channel no longer configured."""
     with store.session() as s:
         s.exec(delete(OutboxRow).where(  # type: ignore[call-overload]
-            OutboxRow.status != "pending", OutboxRow.created_at < before))
+            OutboxRow.created_at < before))
 
 
 # --- reading ---------------------------------------------------------------

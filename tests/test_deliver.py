@@ -33,6 +33,7 @@ FOUND = datetime(2024, 12, 9, 6, 0, tzinfo=timezone.utc)     # the items were fo
 AFTER_CYCLE = FOUND + timedelta(minutes=1)
 DIGEST_TIME = datetime(2024, 12, 9, 7, 0, tzinfo=timezone.utc)
 DAY = DIGEST_TIME.date()
+HOUR = timedelta(hours=1)
 HOSTILE = '<script>alert(1)</script><img src="http://evil.example/t.gif"> Sednaya [x](javascript:1)'
 ARABIC_TITLE = "الإفراج عن معتقلين من سجن صيدنايا"
 SECRET = "s3cr3t-p@ss/w:rd"
@@ -222,6 +223,10 @@ def test_apprise_messages_are_scrubbed_of_the_url():
     clean = channels.scrub(said, channel)
     assert SECRET not in clean and "p%40ss" not in clean and "hook-user" not in clean
     assert "tok3n" not in clean and "127.0.0.1" in clean
+    (mail,) = options._channels(["mailtos://user:pw@smtp.example.org?to=team@example.org"],
+                                "k", {}, None)
+    said = channels.scrub("smtp.example.org refused team@example.org", mail)
+    assert said == "smtp.example.org refused ***@***"
 
 
 # --- the digest by email -----------------------------------------------------------
@@ -400,14 +405,19 @@ def test_a_channel_that_keeps_failing_is_reported_everywhere(tmp_path, env, stor
     assert storage.failing_channels(store) == []
 
 
-def test_a_channel_removed_from_the_config_is_forgotten(tmp_path, env, store, hooks):
+def test_a_channel_removed_from_the_config_keeps_its_messages(tmp_path, env, store, hooks):
+    """Not reported failing once removed; what it still had to send waits (a
+    ``once`` with another config on the same database must not drop it)."""
     hooks.failures = 1
     settings = settings_for(tmp_path, env, {"alerts": [hooks.url()], "group_above": 10})
     fill(store)
     deliver.after_cycle(settings, store, now=AFTER_CYCLE)
+    assert storage.delivery_counts(store) == {"pending": 2} and storage.channel_states(store)
+    deliver.after_cycle(settings_for(tmp_path, env, {}), store, now=AFTER_CYCLE + HOUR)
+    assert storage.channel_states(store) == [] and hooks.refused == 1
     assert storage.delivery_counts(store) == {"pending": 2}
-    deliver.after_cycle(settings_for(tmp_path, env, {}), store, now=AFTER_CYCLE)
-    assert storage.delivery_counts(store) == {} and storage.channel_states(store) == []
+    deliver.after_cycle(settings, store, now=AFTER_CYCLE + 2 * HOUR)      # it is back
+    assert storage.delivery_counts(store) == {"sent": 2} and len(hooks.wait_for(2)) == 2
 
 
 class _Lines(logging.Handler):

@@ -120,11 +120,19 @@ def send(channel: Channel, message: Message) -> None:
 def scrub(text: str, channel: Channel) -> str:
     """``text`` without the channel's secrets or any other piece of its URL
     (tokens, user names, addresses) that its shown form does not already hold."""
-    keep = set(re.split(r"[/:@?&=#*\[\]\s]+", channel.shown))
+    keep = {k for k in re.split(r"[/:@?&=#*\[\]\s]+", channel.shown) if len(k) >= 4}
     pieces = set(channel.secrets) | {quote(s, safe="") for s in channel.secrets}
     for form in (channel.url, unquote(channel.url)):
         pieces.update(re.split(r"[/:@?&=#,;+\s]+", form))
-    for piece in sorted(pieces, key=len, reverse=True):
-        if len(piece) >= 4 and piece not in keep:
-            text = text.replace(piece, "***")
-    return redact_text(text).strip()
+    pieces = sorted((p for p in pieces if len(p) >= 4 and p not in keep), key=len, reverse=True)
+    if not pieces:
+        return redact_text(text).strip()
+    # what the shown form holds (the host) stays whole: "example.org" of an
+    # address is hidden, "smtp.example.org" is not cut in two
+    kept = re.compile("(" + "|".join(map(re.escape, sorted(keep, key=len, reverse=True)))
+                      + ")") if keep else None
+    parts = kept.split(text) if kept else [text]
+    for i in range(0, len(parts), 2):          # odd indexes are the kept pieces
+        for piece in pieces:
+            parts[i] = parts[i].replace(piece, "***")
+    return redact_text("".join(parts)).strip()
