@@ -105,7 +105,7 @@ def flood(sizes=(5, 50, 500)) -> None:
                 hooks.stop()
         (grouped, g_s), (single, s_s) = row
         print(f"       {n:>4} alerts: grouped {grouped} message in {g_s:.2f} s; one per item "
-              f"{single} messages in {s_s:.2f} s ({s_s / g_s:.0f}x the time)")
+              f"{single} messages in {s_s:.2f} s ({s_s / g_s:.1f}x the time)")
 
 
 # --- latency -----------------------------------------------------------------------

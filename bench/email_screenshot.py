@@ -162,7 +162,8 @@ def main(argv=None) -> None:
         deliver.after_digest(settings, store, args.day, now=written_at + timedelta(minutes=1))
         (mail,) = smtp.wait_for(1)
         page = folder / "email.html"
-        page.write_text(mail.get_body(("html",)).get_content(), "utf-8")
+        html = mail.get_body(("html",)).get_content()
+        page.write_text(html, "utf-8")
         caught = render(page, out)
         control = folder / "control.html"
         control.write_text('<p>control</p><img src="http://remote.example/pixel.png">')
@@ -170,6 +171,8 @@ def main(argv=None) -> None:
         store.close()
     smtp.stop()
     print(f"EMAIL  {args.day}: {n} replay entries in the window; subject {mail['Subject']!r}")
+    print(f"       HTML part {len(html.encode()) / 1024:.1f} KB (Gmail clips above 102 KB), "
+          f"whole message {len(mail.as_bytes()) / 1024:.1f} KB")
     print(f"       parts: {[p.get_content_type() for p in mail.iter_parts()]}; "
           f"screenshot {out} ({out.stat().st_size} bytes)")
     print(f"       requests for the email: {len(caught)} {caught}; for the control page "
