@@ -13,10 +13,9 @@ from __future__ import annotations
 import logging
 import re
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Iterator
 from urllib.parse import quote, unquote
-
-import apprise
 
 from pipeline.deliver.messages import Message
 from pipeline.deliver.options import Channel
@@ -30,12 +29,21 @@ from pipeline.redact import redact_text
 logging.getLogger("apprise").propagate = False
 logging.getLogger("urllib3").propagate = False
 
-# Never a picture fetched from GitHub by the reader's phone (Apprise's default
-# icon URLs), no state files in the home folder, one service per call.
-_ASSET = apprise.AppriseAsset(app_id="Newswatch", app_desc="Newswatch news monitoring",
-                              app_url="https://github.com/newswatch/newswatch",
-                              image_url_mask=None, image_url_logo=None, async_mode=False,
-                              storage_mode="memory")
+
+
+@lru_cache(maxsize=1)
+def _apprise():
+    """Apprise and our asset, imported on first use: a quiet cycle with no
+    channel configured never pays for it. The asset: never a picture fetched
+    from GitHub by the reader's phone (Apprise's default icon URLs), no state
+    files in the home folder, one service per call."""
+    import apprise
+
+    asset = apprise.AppriseAsset(app_id="Newswatch", app_desc="Newswatch news monitoring",
+                                 app_url="https://github.com/newswatch/newswatch",
+                                 image_url_mask=None, image_url_logo=None, async_mode=False,
+                                 storage_mode="memory")
+    return apprise, asset
 
 # Services whose HTML is an email: they get the whole digest as an HTML page.
 _EMAIL_SERVICES = frozenset({"email", "ses", "sendgrid", "mailgun", "sparkpost", "smtp2go",
@@ -63,8 +71,9 @@ def _apprise_warnings() -> Iterator[list[str]]:
 
 
 def _plugin(channel: Channel):
+    apprise, asset = _apprise()
     try:
-        return apprise.Apprise.instantiate(channel.url, asset=_ASSET)
+        return apprise.Apprise.instantiate(channel.url, asset=asset)
     except Exception:      # a plugin's constructor may raise on odd input
         return None
 
@@ -100,7 +109,8 @@ def send(channel: Channel, message: Message) -> None:
     plugin = _plugin(channel)
     if plugin is None:
         raise DeliveryError("not a notification URL that Apprise knows", url=channel.shown)
-    notifier = apprise.Apprise(asset=_ASSET)
+    apprise, asset = _apprise()
+    notifier = apprise.Apprise(asset=asset)
     notifier.add(plugin)
     with _apprise_warnings() as lines:
         try:
