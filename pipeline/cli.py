@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=_parse_date, default=None, metavar="YYYY-MM-DD",
                    help="the digest of that date: items found in the 24 hours up to its "
                    "digest_time (default: the digest still open, which holds the newest items)")
+    p.add_argument("--send", action="store_true",
+                   help="also send it now to every delivery.digest channel (even those "
+                   "that had it)")
     command("export", cmd_export, "print every entry URL seen as JSON lines")
     command("check-config", cmd_check_config, "validate the config file (exit 0 or 2)")
     command("health", cmd_health, "exit 0 when the last cycle finished within 2× the poll "
@@ -75,6 +78,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", default="7d", help="how far back (a duration: 7d, 12h)")
     p = command("test-rules", cmd_test_rules, "show which rules match a text, and why")
     p.add_argument("text", help="the text to test (as title and body)")
+    p = command("deliveries", cmd_deliveries, "list the delivery channels and the messages "
+                "sent, pending and failing")
+    p.add_argument("--status", choices=["sent", "pending", "failed"], default=None)
+    p.add_argument("--limit", type=int, default=30, help="messages shown (default 30)")
+    p.add_argument("--retry", action="store_true",
+                   help="give the messages that ran out of tries a fresh set (sent next cycle)")
+    command("notify-test", cmd_notify_test, "send a test message to every configured "
+            "delivery channel and report each result")
     return parser
 
 
@@ -114,6 +125,15 @@ def cmd_once(args, env) -> int:
     if sys.stderr.isatty():
         print(file=sys.stderr)
     print(summary.line())
+    return _deliver_after_cycle(settings, store, summary)
+
+
+def _deliver_after_cycle(settings, store, summary) -> int:
+    from pipeline import deliver
+
+    report = deliver.after_cycle(settings, store, summary)
+    if settings.delivery.channels:
+        print(report.line())
     return EXIT_OK
 
 
@@ -145,7 +165,23 @@ def cmd_digest(args, env) -> int:
                                             settings.tz)
     for path in digest.write_day(settings, store, day):
         print(path)
+    if args.send:
+        return _send_digest(settings, store, day)
     return EXIT_OK
+
+
+def _send_digest(settings, store, day) -> int:
+    from pipeline import deliver
+
+    if not settings.delivery.digest:
+        print("newswatch: no delivery.digest channel is configured", file=sys.stderr)
+        return EXIT_CONFIG
+    report = deliver.send_digest(settings, store, day)
+    for channel, what in report.sent:
+        print(f"sent {what} to {channel}")
+    for channel, what, why in report.failed:
+        print(f"FAILED {what} to {channel}: {why} (retried after the next cycles)")
+    return EXIT_FAILED if report.failed else EXIT_OK
 
 
 def cmd_export(args, env) -> int:
@@ -196,3 +232,30 @@ def cmd_test_rules(args, env) -> int:
         for line in explain.explain_rule(rule, fields):
             print(f"      {line}")
     return EXIT_OK
+
+
+def cmd_deliveries(args, env) -> int:
+    from pipeline import deliver
+
+    settings = _settings(args, env)
+    store = _store(settings)
+    if args.retry:
+        print(f"deliveries: {deliver.retry_failed(store)} failed messages will be tried again")
+    for line in deliver.listing(settings, store, status=args.status, limit=args.limit):
+        print(line)
+    return EXIT_OK
+
+
+def cmd_notify_test(args, env) -> int:
+    from pipeline import deliver
+
+    settings = _settings(args, env)
+    results = deliver.notify_test(settings)
+    if not results:
+        print("notify-test: no delivery channel is configured (delivery.digest, "
+              "delivery.alerts, or notify on an alert rule)")
+        return EXIT_CONFIG
+    for channel, roles, error in results:
+        print(f"ok     {channel} ({roles})" if error is None
+              else f"FAILED {channel} ({roles}): {error}")
+    return EXIT_FAILED if any(e is not None for _, _, e in results) else EXIT_OK

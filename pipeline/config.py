@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from pipeline import safeyaml
 from pipeline.configkeys import (DAY, GIB, HOUR, KIB, MINUTE, YEAR, Key, check, key,
                                  parse_duration, render, shown)
+from pipeline.deliver.options import DeliveryConfig, parse_delivery
 from pipeline.errors import ConfigError
 from pipeline.match import rules
 
@@ -48,7 +49,8 @@ DEFAULT_OUTPUT_DIR = "output"
 MIN_POLL_ENV = "NEWSWATCH_MIN_POLL_INTERVAL"
 # The top-level keys in the rule language, checked by their own parsers
 # (pipeline.match.rules, _parse_feeds), not by a Key.
-RULE_KEYS = ("feeds", "topic", "alerts", "variants")
+# checked by their own parsers: the rule language (match.rules) and delivery (deliver.options)
+RULE_KEYS = ("feeds", "topic", "alerts", "variants", "delivery")
 _MAX_FEED_TEXT = 4096
 
 
@@ -170,6 +172,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     output_dir: Path = Path(DEFAULT_OUTPUT_DIR)
     config_file: Path | None = None
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -240,6 +243,7 @@ def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         output_dir=Path(env.get("NEWSWATCH_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR),
         config_file=Path(file) if file else None,
+        delivery=parse_delivery(raw.get("delivery"), raw.get("alerts"), env=env, file=file),
     )
 
 

@@ -19,7 +19,8 @@ the URL or file they are about: ``fetch: 429 too many requests (https://…)``.
         ├── ExtractError         extract: the page gave no article text
         ├── StorageError         storage: the database refused or is locked
         │   └── CycleLocked      storage: another cycle holds the database
-        └── DigestError          digest: the digest could not be written
+        ├── DigestError          digest: the digest could not be written
+        └── DeliveryError        deliver: a notification channel did not take a message
 """
 
 from __future__ import annotations
@@ -119,3 +120,10 @@ class DigestError(StageError):
     def __init__(self, message: str, *, path: str = ""):
         self.path = path
         super().__init__(message, url=path)
+
+
+class DeliveryError(StageError):
+    """A channel (email, a chat service, a webhook) did not take a message;
+    ``url`` is the channel's redacted form, never its secrets."""
+
+    stage = "deliver"

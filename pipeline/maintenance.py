@@ -65,7 +65,19 @@ def health(settings: Settings, store: storage.Store,
     if age > limit:
         return False, (f"unhealthy: last cycle finished {_ago(age)} ago, more than "
                        f"2 × poll interval ({_ago(limit)})")
-    return True, f"healthy: last cycle finished {_ago(age)} ago: {summary}"
+    return True, f"healthy: last cycle finished {_ago(age)} ago: {summary}" + \
+        _failing_channels(store)
+
+
+def _failing_channels(store: storage.Store) -> str:
+    """Delivery channels that keep failing: reported, not a reason to restart
+    the service (a restart does not bring a mail server back)."""
+    failing = storage.failing_channels(store)
+    if not failing:
+        return ""
+    return "; delivery channels failing: " + "; ".join(
+        f"{c.channel} since {c.failing_since:%Y-%m-%d %H:%M} UTC ({c.consecutive_failures} "
+        f"failures in a row: {c.last_error})" for c in failing)
 
 
 def _ago(delta: timedelta) -> str:

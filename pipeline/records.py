@@ -184,6 +184,7 @@ class DigestInputs:
     # duplicate_of -> (title, source) of the stored originals the duplicates copied
     originals: dict[str, tuple[str, str]] = field(default_factory=dict)
     failing_feeds: tuple[FeedState, ...] = ()   # configured feeds failing now, oldest first
+    failing_channels: tuple["ChannelState", ...] = ()   # delivery channels failing now
 
 
 @dataclass(frozen=True)
@@ -197,3 +198,35 @@ class PendingArticle:
     attempts: int                     # failed fetches so far
     next_attempt_at: datetime
     last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message for one channel in the outbox."""
+
+    id: int
+    kind: str                     # "alert" (key: the item's id) or "digest" (key: its day)
+    key: str
+    channel_id: str               # hash of the channel's URL
+    channel: str                  # the channel's redacted form
+    status: str                   # "pending", "sent" or "failed"
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    item_id: int | None = None
+    sent_at: datetime | None = None
+    last_error: str | None = None
+    title: str = ""               # the item's title, for listings
+
+
+@dataclass(frozen=True)
+class ChannelState:
+    """A delivery channel's record of success and failure."""
+
+    channel_id: str
+    channel: str
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    failing_since: datetime | None = None   # set once it failed max_attempts times in a row
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None

@@ -1,9 +1,11 @@
 """Secrets out of what is shown: every message, log line, digest and page
 shows ``redact_url(url)`` instead of a URL (no user:password@, secret-looking
-query values as ***). Shared by every stage, so it imports nothing of theirs."""
+query values as ***), and ``redact_channel(url)`` instead of a notification
+URL. Shared by every stage, so it imports nothing of theirs."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from urllib.parse import urlsplit, urlunsplit
 
@@ -50,3 +52,37 @@ def redact_url(url: str) -> str:
 def redact_text(text: str) -> str:
     """Every URL inside a free text (an error message) redacted."""
     return re.sub(r"https?://[^\s)]+", lambda m: redact_url(m.group(0)), text)
+
+
+def redact_channel(url: str) -> str:
+    """A notification URL (Apprise's ``mailtos://user:pass@host?to=…``,
+    ``tgram://TOKEN/CHAT``, ``ntfys://host/topic`` …) safe to show: its scheme
+    and its host, nothing else. Services keep secrets everywhere else: a
+    password in the userinfo, tokens in the path or *as* the host, topics and
+    phone numbers in the path, addresses in the query. So the host is kept
+    only when it is a host name (a dot, ``localhost``, an IP address) and
+    the rest is ``***``."""
+    text = str(url).strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", scheme):
+        return "***"
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    hostport = authority.rpartition("@")[2]
+    host, port = hostport, ""
+    m = re.fullmatch(r"(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?", hostport)
+    if m:
+        host, port = m.group(1), m.group(2) or ""
+    shown = host if _is_host_name(host) else "***"
+    tail = "/***" if rest[len(authority):].strip("/") or "@" in authority or not m else ""
+    return f"{scheme.lower()}://{shown}{':' + port if port and shown != '***' else ''}{tail}"
+
+
+def _is_host_name(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    return bool(re.fullmatch(r"(?=.*[A-Za-z])[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", host))

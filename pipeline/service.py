@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Mapping
 
 import storage
-from pipeline import dedupe, digest, scheduler
+from pipeline import dedupe, deliver, digest, scheduler
 from pipeline.config import Settings, load_settings
 from pipeline.cycle import Pipeline, open_pipeline, run_cycle
 from pipeline.errors import ConfigError
@@ -120,6 +120,7 @@ class Service:
             with storage.cycle_lock(self.store, wait=0):
                 summary = run_cycle(self.pipeline, stop=self.stop)
             log.info("%s", summary.line())
+            self.deliver_after_cycle(summary)
         except storage.CycleLocked as exc:
             log.info("skipped: %s", exc)
         except Exception:
@@ -152,6 +153,30 @@ class Service:
                 return
             log.info("digest: wrote %s (%s)", day.isoformat(),
                      ", ".join(str(p) for p in paths))
+            self.deliver_after_digest(day)
+
+    def deliver_after_cycle(self, summary) -> None:
+        """The cycle's alerts and the Atom feeds; a failure here is logged and
+        is not a failed cycle (the outbox retries next time)."""
+        if self.stop.is_set():
+            return                             # stopping: the next start delivers them
+        try:
+            report = deliver.after_cycle(self.settings, self.store, summary)
+        except Exception:
+            log.exception("deliver: failed; what was not sent is sent after the next cycle")
+            return
+        if report.sent or report.failed:
+            log.info("%s", report.line())
+
+    def deliver_after_digest(self, day) -> None:
+        try:
+            report = deliver.after_digest(self.settings, self.store, day)
+        except Exception:
+            log.exception("deliver: the digest was written but not sent; it is sent after "
+                          "the next cycle")
+            return
+        if report.sent or report.failed:
+            log.info("%s", report.line())
 
     def apply_config_edits(self) -> None:
         new = self.config.changed_settings()

@@ -4,9 +4,15 @@ Callers use the functions re-exported here and get plain records back;
 the table classes in ``storage.models`` never leave this package.
 """
 
+from storage.outbox import (alerted_items_since, channel_states, claim_deliveries,
+                            deliveries, delivery_counts, due_deliveries, enqueue_deliveries,
+                            failing_channels, forget_channels, mark_failed, mark_sent,
+                            newest_items, prune_deliveries, requeue_deliveries,
+                            retry_failed_deliveries, stored_items)
 from storage.pending import (count_pending_articles, due_pending_articles, pending_entry_urls,
                              save_feed_batch_with_pending)
-from storage.queries import (all_items, digest_inputs, digest_written, discovery_floor,
+from storage.digests import digest_inputs
+from storage.queries import (all_items, digest_written, discovery_floor,
                              failing_feeds, feed_states, fingerprints, items_between, last_cycle,
                              original_for_canonical, record_cycle, record_digest,
                              replace_alerts, save_feed_batch, save_feed_states, seen_urls)
@@ -20,4 +26,10 @@ __all__ = [
     "seen_urls",
     "count_pending_articles", "due_pending_articles", "pending_entry_urls",
     "save_feed_batch_with_pending",
+]
+__all__ += [
+    "alerted_items_since", "channel_states", "claim_deliveries", "deliveries", "delivery_counts",
+    "due_deliveries", "enqueue_deliveries", "failing_channels", "forget_channels", "mark_failed",
+    "mark_sent", "newest_items", "prune_deliveries", "requeue_deliveries",
+    "retry_failed_deliveries", "stored_items",
 ]

@@ -108,3 +108,42 @@ class PendingArticleRow(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = Field(sa_column=_utc_column(nullable=False))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class OutboxRow(SQLModel, table=True):
+    """One message for one channel: recorded before it is sent, marked after.
+    ``channel_id`` is a hash of the channel's URL and ``channel`` its redacted
+    form; the URL itself (with its secrets) is never stored."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("kind", "key", "channel_id", name="uq_outbox_message"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str                                   # "alert" or "digest"
+    key: str                                    # the item's id or the digest's day
+    item_id: int | None = Field(default=None, foreign_key="items.id")
+    channel_id: str
+    channel: str = ""
+    status: str = "pending"                     # "pending", "sent" or "failed"
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    next_attempt_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class ChannelRow(SQLModel, table=True):
+    """What is remembered about a delivery channel between attempts."""
+
+    __tablename__ = "delivery_channels"
+
+    channel_id: str = Field(primary_key=True)
+    channel: str = ""
+    consecutive_failures: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    failing_since: datetime | None = Field(default=None, sa_column=_utc_column())
+    last_attempt_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    last_success_at: datetime | None = Field(default=None, sa_column=_utc_column())

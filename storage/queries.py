@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 
-from pipeline.records import (Article, DigestInputs, FeedState, ItemOutcome, RuleMatch,
+from pipeline.records import (Article, FeedState, ItemOutcome, RuleMatch,
                               StoredItem, TermHit)
 from storage.models import AlertRow, CycleRow, DigestRow, FeedRow, ItemRow
 from storage.store import Store
@@ -229,17 +229,6 @@ def titles_for(store: Store, urls: Iterable[str]) -> dict[str, tuple[str, str]]:
             for url, title, source in s.exec(q):
                 out[url] = (title, source)
     return out
-
-
-def digest_inputs(store: Store, start: datetime, end: datetime,
-                  feed_urls: Iterable[str] | None = None) -> DigestInputs:
-    """What the digest of [start, end) is built from: the items found in it, the
-    originals its duplicates copied, and which of ``feed_urls`` are failing."""
-    items = items_between(store, start, end)
-    copied = [i.duplicate_of for i in items if i.status == "duplicate" and i.duplicate_of]
-    return DigestInputs(start=start, end=end, items=tuple(items),
-                        originals=titles_for(store, copied),
-                        failing_feeds=tuple(failing_feeds(store, feed_urls)))
 
 
 def all_items(store: Store) -> Iterator[StoredItem]:

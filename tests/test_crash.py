@@ -78,7 +78,7 @@ def stray_files(tmp: Path) -> list[str]:
             continue
         if p.parent.name == "data" and p.name in _DB_FILES:
             continue
-        if p.parent.name == "digests" and not p.name.startswith("."):
+        if p.parent.name in ("digests", "feeds") and not p.name.startswith("."):
             continue
         out.append(str(p.relative_to(tmp)))
     return out

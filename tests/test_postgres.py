@@ -96,3 +96,28 @@ def test_cycle_on_postgres(postgres_url, web, tmp_path):
         with pytest.raises(storage.CycleLocked):
             with storage.cycle_lock(store, wait=0.3):
                 pass
+
+
+def test_outbox_on_postgres(postgres_url, tmp_path):
+    """The outbox's conditional claims (UPDATE … RETURNING) and ON CONFLICT on PostgreSQL."""
+    from datetime import timedelta
+
+    from receivers import WebhookReceiver
+    from test_deliver import AFTER_CYCLE, fill, settings_for
+
+    from pipeline import deliver
+
+    hooks = WebhookReceiver(failures=1)
+    settings = settings_for(tmp_path, {"DATABASE_URL": postgres_url,
+                                       "NEWSWATCH_OUTPUT_DIR": str(tmp_path / "out")},
+                            {"alerts": [hooks.url()], "group_above": 1})
+    store = storage.open_store(settings.database_url)
+    try:
+        fill(store)
+        assert deliver.after_cycle(settings, store, now=AFTER_CYCLE).failed
+        assert deliver.after_cycle(settings, store, now=AFTER_CYCLE + timedelta(hours=1)).sent
+        assert not deliver.after_cycle(settings, store, now=AFTER_CYCLE + timedelta(hours=2)).sent
+        assert len(hooks.wait_for(1)) == 1 and not storage.delivery_counts(store).get("pending")
+    finally:
+        store.close()
+        hooks.stop()

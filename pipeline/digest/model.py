@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from pipeline.match.snippet import snippet
-from pipeline.records import DigestInputs, FeedState, RuleMatch, StoredItem
+from pipeline.records import ChannelState, DigestInputs, FeedState, RuleMatch, StoredItem
 from pipeline.redact import redact_text, redact_url
 
 STATUSES = ("new", "duplicate", "off_topic", "failed")
@@ -78,6 +78,16 @@ class FailingFeed:
 
 
 @dataclass(frozen=True)
+class FailingChannel:
+    """A delivery channel (pipeline.deliver) that failed its last attempts in a row."""
+
+    channel: str                    # redacted: scheme, host and a short id
+    error: str                      # redacted
+    since: str
+    failures: int
+
+
+@dataclass(frozen=True)
 class Digest:
     day: str
     timezone: str
@@ -88,6 +98,7 @@ class Digest:
     counts: dict[str, int]          # items found in the window, by status
     duplicates: list[Duplicate]     # most copied first
     failing_feeds: list[FailingFeed]
+    failing_channels: list[FailingChannel] = field(default_factory=list)
 
 
 def digest_window(day: date, digest_time: time, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -137,7 +148,8 @@ def build_digest(inputs: DigestInputs, *, day: date, tz: ZoneInfo,
         other_items=others,
         counts={s: sum(1 for i in items if i.status == s) for s in STATUSES},
         duplicates=_duplicates([i for i in items if i.status == "duplicate"], inputs.originals),
-        failing_feeds=[_failing(f, tz) for f in inputs.failing_feeds])
+        failing_feeds=[_failing(f, tz) for f in inputs.failing_feeds],
+        failing_channels=[_failing_channel(c, tz) for c in inputs.failing_channels])
 
 
 def _stories(new: list[StoredItem]) -> tuple[list[StoredItem], dict[str, list[StoredItem]]]:
@@ -200,6 +212,12 @@ def _failing(f: FeedState, tz: ZoneInfo) -> FailingFeed:
     return FailingFeed(name=feed_text(f.name or redact_url(f.url)), url=redact_url(f.url),
                        error=feed_text(redact_text(f.last_error or "")), since=since,
                        failures=f.consecutive_failures)
+
+
+def _failing_channel(c: ChannelState, tz: ZoneInfo) -> FailingChannel:
+    since = shown_time(c.failing_since, tz) if c.failing_since else ""
+    return FailingChannel(channel=c.channel, error=feed_text(redact_text(c.last_error or "")),
+                          since=since, failures=c.consecutive_failures)
 
 
 def _shown_snippet(segments: list[tuple[str, bool]]) -> list[tuple[str, bool]]:

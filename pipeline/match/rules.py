@@ -236,7 +236,8 @@ def parse_rule_set(topic_raw: Any, alerts_raw: Any, variants_raw: Any, *,
             raise ConfigError(f"rule {name!r}: alert names must be unique", file=file,
                               key=f"{key}.name")
         names.add(name)
-        body = {k: v for k, v in item.items() if k != "name"}
+        # "notify" (the rule's own delivery channels) is read by pipeline.deliver
+        body = {k: v for k, v in item.items() if k not in ("name", "notify")}
         alerts.append(parse_rule(name, body, variants, key=key, file=file))
     return topic, tuple(alerts)
 
