@@ -23,6 +23,8 @@ extract the same way.
 from __future__ import annotations
 
 import gc
+import os
+import threading
 
 import trafilatura  # noqa: F401  (imported for the workers)
 
@@ -73,7 +75,23 @@ def warm_up() -> None:
         pass
 
 
+def _exit_if_orphaned(parent: int, done: threading.Event) -> None:
+    """The forkserver serves its parent only once this preload is done, so a
+    parent killed mid-warm-up (SIGKILL, OOM: seconds on a busy machine) would
+    leave it warming up for nobody, holding the resource tracker with it."""
+    while not done.wait(0.2):
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+_warming = threading.Event()
+_watch = threading.Thread(target=_exit_if_orphaned, args=(os.getppid(), _warming),
+                          daemon=True, name="newswatch-warm-up-watch")
+_watch.start()
 warm_up()
+# stopped before the forkserver forks anything: a worker inherits no thread
+_warming.set()
+_watch.join()
 # Everything the forkserver holds now is inherited by every worker. Frozen, the
 # cyclic garbage collector never scans it again, in the forkserver or in a
 # worker, so a worker's collections stay short and do not write into (and so
