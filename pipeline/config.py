@@ -92,6 +92,20 @@ class ExtractConfig:
 
 
 @dataclass(frozen=True)
+class BriefingConfig:
+    """What the digest's briefing and the update decision need (bench/novelty_eval.py).
+
+    A near-copy of a seed or stored item is an *update*, stored and shown with only its
+    new sentences, when it adds at least ``update_min_new_sentences`` new sentences or
+    new sentences making at least ``update_min_new_share`` of its words; else it is a
+    copy and suppressed."""
+
+    update_min_new_sentences: int = 2
+    update_min_new_share: float = 0.15
+    max_new_sentences: int = 5        # "New in this report" lines shown per report
+
+
+@dataclass(frozen=True)
 class Settings:
     feeds: tuple[FeedSpec, ...]
     topic: rules.Rule
@@ -99,6 +113,7 @@ class Settings:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     dedupe: DedupeConfig = field(default_factory=DedupeConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    briefing: BriefingConfig = field(default_factory=BriefingConfig)
     poll_interval: timedelta = timedelta(minutes=30)
     digest_time: dtime = dtime(7, 0)
     timezone: str = "UTC"
@@ -153,7 +168,7 @@ def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
                           base_dir: Path | None = None) -> Settings:
     env = env or {}
     known = {"feeds", "topic", "alerts", "variants", "network", "dedupe", "extract",
-             "poll_interval", "digest_time", "timezone", "seeds_dir"}
+             "poll_interval", "digest_time", "timezone", "seeds_dir", "briefing"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown key; allowed keys are {', '.join(sorted(known))}",
@@ -171,6 +186,7 @@ def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
         network=_section(NetworkConfig, raw.get("network"), "network", file),
         dedupe=_section(DedupeConfig, raw.get("dedupe"), "dedupe", file),
         extract=_section(ExtractConfig, raw.get("extract"), "extract", file),
+        briefing=_section(BriefingConfig, raw.get("briefing"), "briefing", file),
         poll_interval=parse_duration(raw.get("poll_interval", "30m"), key="poll_interval",
                                      file=file),
         digest_time=_parse_time(raw.get("digest_time", "07:00"), file),
