@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Awaitable, Callable, TypeVar
 
 import storage
-from pipeline import dedupe, feeds
+from pipeline import dedupe, feeds, novelty
 from pipeline.config import FeedSpec, Settings
 from pipeline.errors import ExtractError, FeedError, FetchError, HTTPStatusError, RefusedURL
 from pipeline.extract import ExtractionPool, fallback_article
@@ -45,6 +45,8 @@ class Archive:
     def __init__(self, settings: Settings, store: storage.Store):
         self.cfg, self.seeds_dir, self.store = settings.dedupe, settings.seeds_dir, store
         self._indexes: tuple[dedupe.DuplicateIndex, dedupe.StoryIndex] | None = None
+        self.seed_texts: dict[str, str] = {}
+        self._updates: dict[str, list[str]] = {}   # original -> updates decided, not yet read back
 
     @property
     def duplicates(self) -> dedupe.DuplicateIndex:
@@ -58,6 +60,7 @@ class Archive:
         if self._indexes is None:
             duplicates, stories = dedupe.DuplicateIndex(self.cfg), dedupe.StoryIndex(self.cfg)
             for seed in dedupe.load_seeds(self.seeds_dir):
+                self.seed_texts[seed.name] = seed.text
                 fp = dedupe.fingerprint(seed.text, self.cfg)
                 if fp is not None:
                     duplicates.add(seed.name, fp)
@@ -69,6 +72,15 @@ class Archive:
             duplicates.compact()
             self._indexes = (duplicates, stories)
         return self._indexes
+
+    def original_texts(self, key: str) -> list[str]:
+        """What a near-copy of ``key`` is compared with: the original (a seed or a stored
+        item) and the updates of it already decided, so a copy of an update is a copy."""
+        seed = [self.seed_texts[key]] if key in self.seed_texts else []
+        return seed + storage.original_texts(self.store, key) + self._updates.get(key, [])
+
+    def remember_update(self, key: str, text: str) -> None:
+        self._updates.setdefault(key, []).append(text)
 
 
 @dataclass
@@ -293,9 +305,15 @@ class _Cycle:
             return self._outcome(entry, canonical, "failed", error=str(verdict.error))
         fp = dedupe.Fingerprint.from_bytes(verdict.fingerprint) if verdict.fingerprint else None
         match = self.p.archive.duplicates.find_duplicate(fp) if fp is not None else None
+        update_of = None
         if match is not None:
-            return self._outcome(entry, canonical, "duplicate", article=art,
-                                 title=verdict.title, duplicate_of=match.key)
+            b = self.cfg.briefing      # a near-copy adding enough new sentences is an update
+            if novelty.update_sentences(art.text, self.p.archive.original_texts(match.key),
+                                        min_new_sentences=b.update_min_new_sentences,
+                                        min_new_share=b.update_min_new_share) is None:
+                return self._outcome(entry, canonical, "duplicate", article=art,
+                                     title=verdict.title, duplicate_of=match.key)
+            update_of = match.key
         if verdict.topic is None:
             return self._outcome(entry, canonical, "off_topic", title=verdict.title,
                                  article=replace(art, text=""))
@@ -305,13 +323,16 @@ class _Cycle:
         stories.add(entry.link, verdict.title, fp, published, story=story or entry.link)
         if fp is not None:
             self.p.archive.duplicates.add(entry.link, fp)
-        return self._outcome(entry, canonical, "new", article=art, title=verdict.title,
+        if update_of:
+            self.p.archive.remember_update(update_of, art.text)
+        return self._outcome(entry, canonical, "update" if update_of else "new", article=art,
+                             title=verdict.title, duplicate_of=update_of,
                              fingerprint=verdict.fingerprint, story_key=story,
                              alerts=list(verdict.alerts), error=art.fallback_reason)
 
     def _outcome(self, entry: FeedEntry, canonical: str, status: str, **kw) -> ItemOutcome:
         counter = {"new": "new", "duplicate": "duplicates", "off_topic": "off_topic",
-                   "failed": "failed"}[status]
+                   "failed": "failed", "update": "updates"}[status]
         setattr(self.summary, counter, getattr(self.summary, counter) + 1)
         self.summary.alerts += len(kw.get("alerts") or ())
         self.progress(self.summary)

@@ -359,8 +359,8 @@ def test_hostile_feed_content_never_becomes_markup_in_the_digest(srv, tmp_path, 
 
     # --- JSON: only http(s) URLs (or none)
     doc = json.loads(docs["json"])
-    for group in [*doc["alert_groups"], {"items": doc["other_items"]}]:
-        for item in group["items"]:
+    for story in doc["stories"]:
+        for item in [story, *story["reports"]]:
             assert item["url"] is None or re.match(r"https?://", item["url"])
 
 
