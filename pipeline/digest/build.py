@@ -94,7 +94,10 @@ def _new_sentences(inputs: DigestInputs, shown: list[StoredItem]) -> dict[int, l
         knowledge.learn(_text(earlier))
     fresh = {}
     for item in shown:
-        fresh[item.id] = knowledge.new_in(_text(item))
+        title = " ".join((item.title or "").split())
+        # the page's own headline, extracted with its text, is not a sentence of news
+        fresh[item.id] = [s for s in knowledge.new_in(_text(item))
+                          if " ".join(s.text.split()) != title]
         knowledge.learn(_text(item))
     return fresh
 
@@ -146,9 +149,7 @@ def _report(item: StoredItem, originals: dict[str, tuple[str, str]], rank: dict[
     return Report(title=feed_text(item.title or item.url), url=safe_url(item.url),
                   source=feed_text(item.source),
                   time=shown_time(item.published or item.fetched_at, tz),
-                  status=item.status,
-                  update_of=_original_label(item.duplicate_of, originals)
-                  if item.status == "update" else None,
+                  status=item.status, **_update_of(item, originals),
                   keywords=[feed_text(k) for k in keywords], snippet=excerpt, note=note)
 
 
@@ -162,6 +163,17 @@ def _excerpt(item: StoredItem, matches) -> list[tuple[str, bool]]:
             if hits and source:
                 return _shown_snippet(snippet(source, hits, field=field_name))
     return _shown_snippet(snippet(item.text or item.summary, ()))
+
+
+def _update_of(item: StoredItem, originals: dict[str, tuple[str, str]]) -> dict:
+    """The original an update updates, its title and outlet apart (an Arabic title and a
+    Latin outlet name in one string would read in the wrong order)."""
+    if item.status != "update":
+        return {}
+    title, source = originals.get(item.duplicate_of or "", (None, None))
+    if title:
+        return {"update_of": feed_text(title), "update_source": feed_text(source)}
+    return {"update_of": _original_label(item.duplicate_of, originals)}
 
 
 def _original_label(original: str | None, originals: dict[str, tuple[str, str]]) -> str:

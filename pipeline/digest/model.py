@@ -53,7 +53,9 @@ class Report:
     source: str
     time: str                       # local time of publication (or of discovery)
     status: str = "new"             # "new", or "update": a near-copy adding sentences
-    update_of: str | None = None    # for an update: what it updates ("title (source)" …)
+    update_of: str | None = None    # for an update: the title of what it updates (or
+    #                                 "seed report <file>", or its URL)
+    update_source: str | None = None   # … and that original's outlet, when stored
     keywords: list[str] = field(default_factory=list)    # matched by its alert rules
     snippet: list[tuple[str, bool]] = field(default_factory=list)   # (text, is a hit)
     note: str | None = None         # e.g. "article page unavailable: summary from the feed"
