@@ -76,3 +76,19 @@ def test_a_near_copy_adding_sentences_is_an_update_and_a_pure_copy_a_duplicate(w
     assert report.status == "update" and report.update_of == "seed report 000_ecf7d2cffda6f16f.txt"
     assert [n.text for n in story.new_sentences] == ADDED
     store.close()
+
+
+def test_the_update_thresholds_are_read_from_config_and_checked(tmp_path, env):
+    import pytest
+    from pipeline.errors import ConfigError
+
+    feeds = [{"name": "A", "url": "http://127.0.0.1:9/feed.xml"}]
+    settings = load_settings(write_config(tmp_path, feeds, briefing={
+        "update_min_new_sentences": 3, "update_min_new_share": 0.3}), env=env)
+    assert (settings.briefing.update_min_new_sentences, settings.briefing.update_min_new_share,
+            settings.briefing.max_new_sentences) == (3, 0.3, 5)
+    with pytest.raises(ConfigError, match="briefing.update_min_new_share"):
+        load_settings(write_config(tmp_path, feeds, briefing={"update_min_new_share": "lots"}),
+                      env=env)
+    with pytest.raises(ConfigError, match="briefing.typo"):
+        load_settings(write_config(tmp_path, feeds, briefing={"typo": 1}), env=env)

@@ -1,9 +1,9 @@
 """The novelty stage: which sentences of a report are new to a reader who has read the
 seed reports and the earlier reports.
 
-``sentences`` cuts English and Arabic text into sentences; ``compare`` reduces each to
-its content words and key facts (numbers, names) and finds the sentences no known text
-says (:func:`new_sentences`, :class:`Knowledge` for many reports against one growing
+``sentences`` cuts English and Arabic text into sentences; ``facts`` reduces each to
+its content words and key facts (numbers, names); ``compare`` finds the sentences no
+known text says (:func:`new_sentences`, :class:`Knowledge` for many reports against one growing
 body of known text), and whether a near-copy is an *update* (:func:`update_sentences`).
 Pure functions over texts: no storage, no clock. May import ``pipeline.textnorm`` and
 rapidfuzz; never another stage.
