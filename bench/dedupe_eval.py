@@ -49,7 +49,8 @@ import storage  # noqa: E402
 from dedupe_set import SEED_NAME, EvalSet, Query, build_set, load_bodies, paragraphs  # noqa: E402
 from newsweb import page_around  # noqa: E402
 from pipeline.config import DedupeConfig, ExtractConfig, Settings  # noqa: E402
-from pipeline.cycle import WORKER_PRELOAD, Archive  # noqa: E402
+from pipeline.archive import Archive  # noqa: E402
+from pipeline.cycle import WORKER_PRELOAD  # noqa: E402
 from pipeline.dedupe import DuplicateIndex, Fingerprint, fingerprint, load_seeds  # noqa: E402
 from pipeline.dedupe.fingerprints import overlap  # noqa: E402
 from pipeline.extract import ExtractionPool  # noqa: E402

@@ -154,6 +154,23 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True)
+class BriefingConfig:
+    """What the digest's briefing and the update decision need (bench/novelty_eval.py).
+
+    A near-copy of a seed or stored item is an *update*, stored and shown with only its
+    new sentences, when it adds at least ``update_min_new_sentences`` new sentences or
+    new sentences making at least ``update_min_new_share`` of its words; else it is a
+    copy and suppressed."""
+
+    update_min_new_sentences: int = key(2, "new sentences that make a near-copy an update",
+                                        low=1, high=1000)
+    update_min_new_share: float = key(0.15, "or the share of its words in new sentences",
+                                      above=0, high=1)
+    max_new_sentences: int = key(5, "'New in this report' lines shown per report", low=0,
+                                 high=100)
+
+
+@dataclass(frozen=True)
 class Settings:
     feeds: tuple[FeedSpec, ...]
     topic: rules.Rule
@@ -162,6 +179,7 @@ class Settings:
     dedupe: DedupeConfig = field(default_factory=DedupeConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    briefing: BriefingConfig = field(default_factory=BriefingConfig)
     poll_interval: timedelta = key(timedelta(minutes=30), "how often every feed is polled",
                                    low=MINUTE, high=YEAR)
     digest_time: dtime = key(dtime(7, 0), "when the daily digest is written")

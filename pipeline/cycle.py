@@ -23,7 +23,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import storage
-from pipeline import dedupe, feeds, pending
+from pipeline import dedupe, feeds, novelty, pending
+from pipeline.archive import Archive
 from pipeline.config import FeedSpec, Settings
 from pipeline.errors import FeedError, FetchError, HTTPStatusError, StorageError
 from pipeline.extract import ExtractionPool
@@ -40,47 +41,6 @@ log = logging.getLogger("newswatch.cycle")
 Progress = Callable[[CycleSummary], None]
 WORKER_PRELOAD = ("pipeline.worker",)   # imported and warmed once, in the forkserver
 __all__ = ["STOP_GRACE", "Pipeline", "open_pipeline", "run_cycle"]
-
-
-class Archive:
-    """What the pipeline remembers of everything before: the seeds and every
-    stored item in the duplicate and story indexes. Loaded at the first
-    decision, not at start-up, so a quiet cycle (nothing new) never pays for
-    it however large the archive has grown."""
-
-    def __init__(self, settings: Settings, store: storage.Store):
-        self.cfg, self.seeds_dir, self.store = settings.dedupe, settings.seeds_dir, store
-        self._indexes: tuple[dedupe.DuplicateIndex, dedupe.StoryIndex] | None = None
-
-    @property
-    def duplicates(self) -> dedupe.DuplicateIndex:
-        return self.load()[0]
-
-    @property
-    def stories(self) -> dedupe.StoryIndex:
-        return self.load()[1]
-
-    def load(self) -> tuple[dedupe.DuplicateIndex, dedupe.StoryIndex]:
-        if self._indexes is None:
-            duplicates, stories = dedupe.DuplicateIndex(self.cfg), dedupe.StoryIndex(self.cfg)
-            for seed in dedupe.load_seeds(self.seeds_dir):
-                fp = dedupe.fingerprint(seed.text, self.cfg)
-                if fp is not None:
-                    duplicates.add(seed.name, fp)
-            unreadable = 0       # fingerprints of an older format (or corrupt)
-            for url, fp_bytes, title, published, story in storage.fingerprints(self.store):
-                fp = dedupe.Fingerprint.from_bytes(fp_bytes) if fp_bytes else None
-                unreadable += bool(fp_bytes) and fp is None
-                if fp is not None:
-                    duplicates.add(url, fp)
-                stories.add(url, title, fp, published, story=story or url)
-            if unreadable:
-                log.warning("dedupe: %d stored fingerprints are of an older format or "
-                            "unreadable; those items are compared by URL and title only",
-                            unreadable)
-            duplicates.compact()
-            self._indexes = (duplicates, stories)
-        return self._indexes
 
 
 @dataclass
@@ -331,9 +291,15 @@ class _Cycle:
             return self._outcome(entry, canonical, "failed", error=str(verdict.error))
         fp = dedupe.Fingerprint.from_bytes(verdict.fingerprint) if verdict.fingerprint else None
         match = self.p.archive.duplicates.find_duplicate(fp) if fp is not None else None
+        update_of = None
         if match is not None:
-            return self._outcome(entry, canonical, "duplicate", article=art,
-                                 title=verdict.title, duplicate_of=match.key)
+            b = self.cfg.briefing      # a near-copy adding enough new sentences is an update
+            if novelty.update_sentences(art.text, self.p.archive.original_texts(match.key),
+                                        min_new_sentences=b.update_min_new_sentences,
+                                        min_new_share=b.update_min_new_share) is None:
+                return self._outcome(entry, canonical, "duplicate", article=art,
+                                     title=verdict.title, duplicate_of=match.key)
+            update_of = match.key
         if verdict.topic is None:
             return self._outcome(entry, canonical, "off_topic", title=verdict.title,
                                  article=replace(art, text=""))
@@ -343,13 +309,16 @@ class _Cycle:
         stories.add(entry.link, verdict.title, fp, published, story=story or entry.link)
         if fp is not None:
             self.p.archive.duplicates.add(entry.link, fp)
-        return self._outcome(entry, canonical, "new", article=art, title=verdict.title,
+        if update_of:
+            self.p.archive.remember_update(update_of, art.text)
+        return self._outcome(entry, canonical, "update" if update_of else "new", article=art,
+                             title=verdict.title, duplicate_of=update_of,
                              fingerprint=verdict.fingerprint, story_key=story,
                              alerts=list(verdict.alerts), error=art.fallback_reason)
 
     def _outcome(self, entry: FeedEntry, canonical: str, status: str, **kw) -> ItemOutcome:
         counter = {"new": "new", "duplicate": "duplicates", "off_topic": "off_topic",
-                   "failed": "failed"}[status]
+                   "failed": "failed", "update": "updates"}[status]
         setattr(self.summary, counter, getattr(self.summary, counter) + 1)
         self.summary.alerts += len(kw.get("alerts") or ())
         self.progress(self.summary)

@@ -40,7 +40,7 @@ def rematch(settings: Settings, store: storage.Store, since: timedelta,
     now = now or datetime.now(timezone.utc)
     checked = added = removed = 0
     for item in storage.items_between(store, now - since, now + timedelta(seconds=1),
-                                      statuses=["new"]):
+                                      statuses=["new", "update"]):
         matches = match.match_alerts(settings.alerts, item.title, item.summary, item.text)
         a, r = storage.replace_alerts(store, item.id, matches)
         checked, added, removed = checked + 1, added + a, removed + r

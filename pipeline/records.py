@@ -98,6 +98,7 @@ class CycleSummary:
     alerts: int = 0
     deferred: int = 0             # entries over the per-feed cap, queued for later cycles
     to_retry: int = 0             # pages that failed transiently, queued for a retry
+    updates: int = 0              # near-copies that add new sentences (stored as "update")
     started_at: datetime | None = None
     finished_at: datetime | None = None
     errors: list[str] = field(default_factory=list)
@@ -110,7 +111,8 @@ class CycleSummary:
                 f" ({self.feeds_not_modified} not modified, {self.feeds_skipped} in backoff);"
                 f" entries {self.entries_seen} seen{self._waiting()};"
                 f" articles {self.articles_fetched} fetched;"
-                f" {self.new} new, {self.duplicates} duplicates, {self.off_topic} off-topic,"
+                f" {self.new} new, {self.updates} updates, {self.duplicates} duplicates,"
+                f" {self.off_topic} off-topic,"
                 f" {self.failed} failed; {self.alerts} alerts{secs}")
 
     def _waiting(self) -> str:
@@ -140,11 +142,12 @@ class ItemOutcome:
 
     entry: FeedEntry
     canonical_url: str
-    status: str                       # "new", "duplicate", "off_topic" or "failed"
+    status: str                       # "new", "update", "duplicate", "off_topic" or "failed"
     fetched_at: datetime
     title: str = ""                   # the verdict's choice (verdict.item_title)
     article: Article | None = None
-    duplicate_of: str | None = None   # a stored item's URL or a seed's file name
+    duplicate_of: str | None = None   # a stored item's URL or a seed's file name (the
+    #                                   original of a duplicate or of an update)
     fingerprint: bytes | None = None
     story_key: str | None = None      # URL of the first item of the same story
     alerts: list[RuleMatch] = field(default_factory=list)
@@ -185,6 +188,9 @@ class DigestInputs:
     originals: dict[str, tuple[str, str]] = field(default_factory=dict)
     failing_feeds: tuple[FeedState, ...] = ()   # configured feeds failing now, oldest first
     failing_channels: tuple["ChannelState", ...] = ()   # delivery channels failing now
+    # what the reader has read before the window, for "new in this report":
+    seeds: tuple[tuple[str, str], ...] = ()     # (file name, text) of the seed reports
+    earlier: tuple[StoredItem, ...] = ()        # stored before the window, of its stories
 
 
 @dataclass(frozen=True)

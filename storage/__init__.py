@@ -15,7 +15,8 @@ from storage.digests import digest_inputs
 from storage.queries import (all_items, digest_written, discovery_floor,
                              failing_feeds, feed_states, fingerprints, items_between, last_cycle,
                              original_for_canonical, record_cycle, record_digest,
-                             replace_alerts, save_feed_batch, save_feed_states, seen_urls)
+                             replace_alerts, save_feed_batch, save_feed_states, seen_urls,
+                             earlier_reports, original_texts)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
 
 __all__ = [
@@ -31,5 +32,5 @@ __all__ += [
     "alerted_items_since", "channel_states", "claim_deliveries", "deliveries", "delivery_counts",
     "due_deliveries", "enqueue_deliveries", "failing_channels", "forget_channels", "mark_failed",
     "mark_sent", "newest_items", "prune_deliveries", "requeue_deliveries",
-    "retry_failed_deliveries", "stored_items",
+    "retry_failed_deliveries", "stored_items", "earlier_reports", "original_texts",
 ]

@@ -169,14 +169,14 @@ def _hits_json(m: RuleMatch) -> str:
 
 def fingerprints(store: Store) -> Iterator[tuple[str, bytes, str, datetime | None,
                                                  str | None]]:
-    """(url, fingerprint, title, published, story_key) of every stored new item,
+    """(url, fingerprint, title, published, story_key) of every stored new item (and update),
     for the dedupe and story indexes; read in pages to keep memory flat."""
     last_id = 0
     while True:
         with store.session() as s:
             q = (select(ItemRow.id, ItemRow.url, ItemRow.fingerprint, ItemRow.title,
                         ItemRow.published, ItemRow.fetched_at, ItemRow.story_key)
-                 .where(ItemRow.status == "new", ItemRow.id > last_id)
+                 .where(ItemRow.status.in_(["new", "update"]), ItemRow.id > last_id)
                  .order_by(ItemRow.id).limit(5000))
             page = s.exec(q).all()
         if not page:
@@ -229,6 +229,31 @@ def titles_for(store: Store, urls: Iterable[str]) -> dict[str, tuple[str, str]]:
             for url, title, source in s.exec(q):
                 out[url] = (title, source)
     return out
+
+
+def earlier_reports(store: Store, before: datetime, stories: Iterable[str]) -> list[StoredItem]:
+    """New items and updates found before ``before`` that are, or belong to, one of
+    ``stories`` (story keys: the URL of a story's first item), oldest first."""
+    keys = list(dict.fromkeys(stories))
+    found: dict[int, ItemRow] = {}
+    with store.session() as s:
+        for part in _chunks(keys):
+            q = select(ItemRow).where(
+                ItemRow.fetched_at < before, ItemRow.status.in_(["new", "update"]),
+                or_(ItemRow.url.in_(part), ItemRow.story_key.in_(part)))
+            found.update({r.id: r for r in s.exec(q)})
+        rows = sorted(found.values(), key=lambda r: (_utc(r.fetched_at), r.id))
+    return [_stored_item(r, ()) for r in rows]
+
+
+def original_texts(store: Store, key: str) -> list[str]:
+    """The text of the stored item ``key`` and of every stored update of it: what a
+    near-copy of ``key`` is compared with to tell an update from a copy."""
+    with store.session() as s:
+        q = select(ItemRow.text, ItemRow.summary).where(
+            or_(ItemRow.url == key,
+                (ItemRow.duplicate_of == key) & (ItemRow.status == "update")))
+        return [text or summary or "" for text, summary in s.exec(q.order_by(ItemRow.id))]
 
 
 def all_items(store: Store) -> Iterator[StoredItem]:

@@ -110,12 +110,12 @@ def test_cycles_store_dedupe_alert_and_digest(site, env, tmp_path):
     paths = digest.write_day(settings, store, day)
     assert {p.suffix for p in paths} == {".md", ".html", ".json"}
     doc = json.loads(next(p for p in paths if p.suffix == ".json").read_text())
-    assert doc["counts"] == {"new": 3, "duplicate": 2, "off_topic": 1, "failed": 0}
+    assert doc["counts"] == {"new": 3, "update": 0, "duplicate": 2, "off_topic": 1, "failed": 0}
     assert doc["failing_feeds"][0]["name"] == "Broken Feed"
     assert "500" in doc["failing_feeds"][0]["error"]
     assert any(d["original"] == "seed report 000_ecf7d2cffda6f16f.txt" for d in doc["duplicates"])
     md = next(p for p in paths if p.suffix == ".md").read_text()
-    assert "## Alert: Prisoners released" in md and "Broken Feed" in md
+    assert "## Alerts" in md and "`Prisoners released`" in md and "Broken Feed" in md
 
     # second cycle, a syndicating feed added: 304 for the unchanged feed, no
     # article downloaded again, the syndicated copy is a duplicate of the stored item

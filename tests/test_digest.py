@@ -14,6 +14,8 @@ import pytest
 
 import storage
 from storage_helpers import save_feed_state
+from conftest import write_config
+from pipeline.config import load_settings
 from pipeline import digest as digest_mod
 from pipeline.errors import DigestError
 from pipeline.records import (Article, FeedEntry, FeedState, ItemOutcome, RuleMatch,
@@ -96,7 +98,7 @@ def test_a_stored_date_at_the_ends_of_time_reaches_every_file(store, tmp_path, z
               published=datetime(1, 1, 1, tzinfo=timezone.utc))])
     digest_mod.write_digest(_digest(store, tz=ZoneInfo(zone)), tmp_path)
     doc = json.loads((tmp_path / "digests" / "2024-12-09.json").read_text())
-    times = [i["time"] for i in doc["other_items"]]
+    times = [r["time"] for st in doc["stories"] for r in st["reports"]]
     assert [t[:5] for t in times] == ["9999-", "0001-"]
     for suffix in ("md", "html"):
         text = (tmp_path / "digests" / f"2024-12-09.{suffix}").read_text()
@@ -106,12 +108,12 @@ def test_a_stored_date_at_the_ends_of_time_reaches_every_file(store, tmp_path, z
 def test_digest_groups_and_counts(store, tmp_path):
     _fill(store)
     d = _digest(store)
-    assert [g.rule for g in d.alert_groups] == ["Sednaya"]
-    (item,) = d.alert_groups[0].items
+    assert [s.alerts for s in d.alert_stories] == [["Sednaya"]]
+    (item,) = d.alert_stories[0].reports
     assert item.keywords == ["Sednaya"] and ("Sednaya", True) in item.snippet
-    assert [i.title for i in d.other_items] == ["Plain new item"]
-    assert d.other_items[0].url is None                      # javascript: never a link
-    assert d.counts == {"new": 2, "duplicate": 1, "off_topic": 1, "failed": 0}
+    assert [s.headline for s in d.other_stories] == ["Plain new item"]
+    assert d.other_stories[0].url is None                    # javascript: never a link
+    assert d.counts == {"new": 2, "update": 0, "duplicate": 1, "off_topic": 1, "failed": 0}
     assert d.duplicates[0].original == "seed report 000_ecf7d2cffda6f16f.txt"
     paths = digest_mod.write_digest(d, tmp_path)
     assert sorted(p.suffix for p in paths) == [".html", ".json", ".md"]
@@ -250,3 +252,44 @@ def test_disk_full_keeps_previous_digest(store, env, tmp_path):
     assert done.returncode == 1, done.stderr
     assert done.stdout.startswith("digest: cannot write")
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_digest_inputs_hold_the_earlier_reports_of_the_window_stories_and_the_seeds(store):
+    before = datetime(2024, 12, 8, 12, 0, tzinfo=timezone.utc)
+    storage.save_feed_batch(store, FeedState(url="http://f/rss"), [
+        _item("https://a.example/first", "First report", "Earlier text.", fetched_at=before),
+        _item("https://a.example/second", "Second", "More text.", fetched_at=before,
+              story_key="https://a.example/first"),
+        _item("https://z.example/other", "Another story", "Unrelated.", fetched_at=before),
+        _item("https://a.example/today", "Today", "Today's text.",
+              story_key="https://a.example/first"),
+    ])
+    start, end = digest_mod.digest_window(date(2024, 12, 10), time(7, 0), UTC)
+    inputs = storage.digest_inputs(store, start, end, [], seeds=[("s.txt", "Seed text.")])
+    assert [i.url for i in inputs.earlier] == ["https://a.example/first", "https://a.example/second"]
+    assert inputs.seeds == (("s.txt", "Seed text."),)
+
+
+def test_a_written_digest_shows_new_sentences_against_the_seed_and_earlier_days(env, tmp_path):
+    """digest_for reads the configured seed reports and the story's earlier reports."""
+    store = storage.open_store(env["DATABASE_URL"])
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "000_seed.txt").write_text("Thousands of detainees were freed from Sednaya prison.")
+    cfg = write_config(tmp_path, [{"name": "F", "url": "http://f/rss"}], seeds_dir=str(seeds),
+                       digest_time="07:00")
+    settings = load_settings(cfg, env=env)
+    earlier = datetime(2024, 12, 8, 6, 0, tzinfo=timezone.utc)
+    storage.save_feed_batch(store, FeedState(url="http://f/rss"), [
+        _item("https://a.example/1", "Sednaya freed", "The search for hidden cells began.",
+              fetched_at=earlier),
+        _item("https://a.example/2", "Sednaya search", "Thousands of detainees were freed from "
+              "Sednaya prison. The search for hidden cells began. The search found no hidden "
+              "cells, the White Helmets said.", story_key="https://a.example/1"),
+    ])
+    d = digest_mod.digest_for(settings, store, date(2024, 12, 10), now=NOW)
+    (story,) = d.stories
+    assert [n.text for n in story.new_sentences] == [
+        "The search found no hidden cells, the White Helmets said."]
+    assert story.first_seen.startswith("2024-12-08")
+    store.close()

@@ -47,34 +47,120 @@ def _build(items=(), originals=None, failing=(), tz=UTC, order=("Sednaya",)) -> 
 
 # --- what the model says ---------------------------------------------------------
 
-def test_groups_follow_alert_order_then_the_other_rules_by_name():
+def test_alert_tags_follow_the_config_order_and_each_item_is_shown_once():
     d = _build([_item(1, alerts=(_alert("Zebra"), _alert("Sednaya"))),
                 _item(2, alerts=(_alert("Amnesty", "detainees"),)),
                 _item(3)], order=["Sednaya"])
-    assert [g.rule for g in d.alert_groups] == ["Sednaya", "Amnesty", "Zebra"]
-    assert [i.title for i in d.alert_groups[0].items] == ["Item 1"]     # under each rule it hit
-    assert [i.title for i in d.alert_groups[2].items] == ["Item 1"]
-    assert d.alert_groups[1].items[0].keywords == ["detainees"]
-    assert ("detainees", True) in d.alert_groups[1].items[0].snippet
-    assert [i.title for i in d.other_items] == ["Item 3"]
+    assert [s.headline for s in d.alert_stories] == ["Item 1", "Item 2"]
+    assert d.alert_stories[0].alerts == ["Sednaya", "Zebra"]        # config order, then by name
+    assert d.alert_stories[1].reports[0].keywords == ["detainees"]
+    assert ("detainees", True) in d.alert_stories[1].reports[0].snippet
+    assert [s.headline for s in d.other_stories] == ["Item 3"]
+    shown = [r.title for s in d.stories for r in s.reports]
+    assert sorted(shown) == ["Item 1", "Item 2", "Item 3"]          # once each in the digest
 
 
-def test_counts_every_status_of_the_window_and_shows_only_new_items():
+def test_alert_stories_are_ordered_by_most_urgent_rule_then_by_outlets():
+    a = _item(1, alerts=(_alert("Amnesty", "detainees"),))
+    b = _item(2, alerts=(_alert("Amnesty", "detainees"),))
+    b2 = _item(3, story_key=b.url, source="Another outlet")
+    c = _item(4, alerts=(_alert("Sednaya"),))
+    quiet, loud = _item(5), _item(6)
+    loud2 = _item(7, story_key=loud.url, source="Wire")
+    d = _build([a, b, b2, c, quiet, loud, loud2], order=["Sednaya", "Amnesty"])
+    assert [s.headline for s in d.alert_stories] == ["Item 4", "Item 2", "Item 1"]
+    assert [s.headline for s in d.other_stories] == ["Item 6", "Item 5"]
+
+
+def test_counts_every_status_of_the_window_and_shows_only_new_items_and_updates():
     d = _build([_item(1), _item(2, "duplicate", duplicate_of="seed.txt"), _item(3, "off_topic"),
-                _item(4, "off_topic"), _item(5, "failed", error="fetch: 500")])
-    assert d.counts == {"new": 1, "duplicate": 1, "off_topic": 2, "failed": 1}
-    assert [i.title for i in d.other_items] == ["Item 1"] and d.alert_groups == []
+                _item(4, "off_topic"), _item(5, "failed", error="fetch: 500"),
+                _item(6, "update", duplicate_of="seed.txt")])
+    assert d.counts == {"new": 1, "update": 1, "duplicate": 1, "off_topic": 2, "failed": 1}
+    assert [r.title for s in d.other_stories for r in s.reports] == ["Item 1", "Item 6"]
+    assert d.alert_stories == []
 
 
-def test_a_story_is_shown_once_with_the_others_as_also_reported_by():
+def test_a_story_is_shown_once_with_its_outlets_counted_once():
     lead = _item(1, alerts=(_alert("Sednaya"),))
     follower = _item(2, story_key=lead.url, alerts=(_alert("Sednaya"),))
-    orphan = _item(3, story_key="https://gone.example/earlier-day")   # its lead is not in the window
-    d = _build([lead, follower, orphan])
-    (shown,) = d.alert_groups[0].items
-    assert shown.title == "Item 1"
-    assert shown.also_reported_by == [digest.Mention("Item 2", "Source 2", follower.url)]
-    assert [i.title for i in d.other_items] == ["Item 3"]
+    same_outlet = _item(3, story_key=lead.url, source="Source 1")
+    orphan = _item(4, story_key="https://gone.example/earlier-day")   # its lead is on an earlier day
+    d = _build([lead, follower, same_outlet, orphan])
+    (story,) = d.alert_stories
+    assert story.headline == "Item 1" and [r.title for r in story.reports] == ["Item 1", "Item 2", "Item 3"]
+    assert story.outlets == ["Source 1", "Source 2"]
+    assert story.alerts == ["Sednaya"]
+    assert [s.headline for s in d.other_stories] == ["Item 4"]
+    assert d.summary == digest.Summary(reports=4, stories=2, alerts=1,
+                                       top_headlines=["Item 1", "Item 4"])
+
+
+def test_the_headline_is_the_best_title_of_the_story():
+    lead = _item(1, title="WATCH: prison video")
+    better = _item(2, story_key=lead.url, title="Families search Sednaya prison for loved ones")
+    (story,) = _build([lead, better]).stories
+    assert story.headline == better.title and story.url == better.url
+
+
+SEED_TEXT = ("Thousands of people have been released from Syria's prisons. At Sednaya, Amnesty "
+             "estimates up to 13,000 Syrians were killed between 2011 and 2016.")
+
+
+def test_new_sentences_are_those_in_no_seed_no_earlier_report_and_no_earlier_report_of_the_day():
+    earlier = _item(10, fetched_at=START.replace(day=7),
+                    text="The White Helmets began a mission to reach the lower floors of the prison.")
+    first = _item(1, story_key=earlier.url, text=(
+        "Thousands of people have been released from Syria's prisons. The White Helmets began "
+        "a mission to reach the lower floors of the prison. Rescuers found bodies in ovens at "
+        "the prison, the head of the White Helmets said."))
+    second = _item(2, story_key=earlier.url, source="Wire", text=(
+        "Rescuers found bodies in ovens at the prison, the head of the White Helmets said. "
+        "At Sednaya, Amnesty estimates up to 30,000 Syrians were killed between 2011 and 2016."))
+    inputs = DigestInputs(start=START, end=END, items=(first, second), seeds=(("s.txt", SEED_TEXT),),
+                          earlier=(earlier,))
+    d = digest.build_digest(inputs, day=DAY, tz=UTC, alert_order=[], now=NOW)
+    (story,) = d.stories
+    assert [(n.text, n.report) for n in story.new_sentences] == [
+        ("Rescuers found bodies in ovens at the prison, the head of the White Helmets said.", 0),
+        ("At Sednaya, Amnesty estimates up to 30,000 Syrians were killed between 2011 and 2016.", 1)]
+    assert story.new_sentences[1].facts == ["30000"]
+    assert story.first_seen.startswith("2024-12-07")              # the story began on an earlier day
+
+
+def test_an_update_shows_only_its_new_sentences_and_names_its_original():
+    added = "Rescuers found bodies in ovens at the prison. The search found no hidden cells."
+    update = _item(1, "update", duplicate_of="s.txt", text=SEED_TEXT + " " + added)
+    inputs = DigestInputs(start=START, end=END, items=(update,), seeds=(("s.txt", SEED_TEXT),))
+    d = digest.build_digest(inputs, day=DAY, tz=UTC, alert_order=[], now=NOW)
+    (story,) = d.stories
+    (report,) = story.reports
+    assert report.status == "update" and report.update_of == "seed report s.txt"
+    assert report.snippet == []
+    assert [n.text for n in story.new_sentences] == [
+        "Rescuers found bodies in ovens at the prison.", "The search found no hidden cells."]
+    outputs = digest.render(d)
+    assert "update" in outputs["md"] and "New in this report" in outputs["html"]
+
+
+def test_at_most_the_configured_number_of_new_sentences_is_shown_per_report():
+    text = " ".join(f"Witness number {n} described the cell block {n} in detail." for n in range(8))
+    inputs = DigestInputs(start=START, end=END, items=(_item(1, text=text),))
+    d = digest.build_digest(inputs, day=DAY, tz=UTC, alert_order=[], now=NOW, max_new_sentences=3)
+    (story,) = d.stories
+    assert len(story.new_sentences) == 3 and story.more_new == 5
+
+
+def test_the_json_digest_carries_stories_and_summary():
+    lead = _item(1, alerts=(_alert("Sednaya"),), text="A new sentence about the prison search.")
+    doc = json.loads(digest.render_json(_build([lead, _item(2, story_key=lead.url)])))
+    (story,) = doc["stories"]
+    assert set(story) >= {"headline", "outlets", "first_seen", "alerts", "reports",
+                          "new_sentences"}
+    assert story["outlets"] == ["Source 1", "Source 2"] and story["alerts"] == ["Sednaya"]
+    assert story["new_sentences"][0] == {"text": "A new sentence about the prison search.",
+                                         "report": 0, "facts": []}
+    assert doc["summary"] == {"reports": 2, "stories": 1, "alerts": 1, "top_headlines": ["Item 1"]}
 
 
 def test_duplicates_name_what_they_copied_most_copied_first():
@@ -102,7 +188,7 @@ def test_failing_feeds_are_redacted_and_dated_in_the_digest_zone():
 
 def test_links_are_http_only_and_the_title_falls_back_to_the_url():
     d = _build([_item(1, url="javascript:alert(1)", title="")])
-    (item,) = d.other_items
+    (item,) = d.other_stories[0].reports
     assert item.url is None and item.title == "javascript:alert(1)"
 
 
@@ -139,13 +225,14 @@ def test_a_date_at_the_ends_of_time_never_crashes_a_renderer(zone, moment):
                 _item(2, fetched_at=moment)],
                failing=[FeedState(url="https://f.example/rss", name="F", consecutive_failures=1,
                                   last_error="fetch: timeout", failing_since=moment)], tz=tz)
-    shown = [d.alert_groups[0].items[0].time, d.other_items[0].time, d.failing_feeds[0].since]
+    shown = [d.alert_stories[0].reports[0].time, d.other_stories[0].reports[0].time,
+             d.failing_feeds[0].since]
     for text in shown:     # the year the feed claimed, as a full local (or UTC) time
         assert re.fullmatch(rf"{moment.year:04d}-\d\d-\d\d \d\d:\d\d \S+", text), text
     outputs = digest.render(d)
     for suffix, text in outputs.items():
         assert all(t in text for t in shown), suffix
-    assert json.loads(outputs["json"])["other_items"][0]["time"] == shown[1]
+    assert json.loads(outputs["json"])["stories"][1]["reports"][0]["time"] == shown[1]
 
 
 def test_a_time_the_zone_cannot_hold_is_shown_in_utc():
@@ -228,7 +315,7 @@ class _TextDirections(HTMLParser):
 
 def test_arabic_feed_text_keeps_its_direction_in_html_and_stays_plain_in_markdown():
     d = _everywhere(lambda name: ARABIC[name])
-    assert d.alert_groups[0].items[0].title == ARABIC["title"]       # legitimate RTL untouched
+    assert d.alert_stories[0].headline == ARABIC["title"]            # legitimate RTL untouched
     parser = _TextDirections()
     parser.feed(digest.render_html(d))
     arabic = [(t, where) for t, where in parser.texts if re.search("[\u0600-\u06ff]", t)]
@@ -237,18 +324,18 @@ def test_arabic_feed_text_keeps_its_direction_in_html_and_stays_plain_in_markdow
     assert [t for t, where in arabic if where != "auto"] == []
     md = digest.render_markdown(d)
     assert ARABIC["title"] in md and "dir=" not in md and "<" not in md.replace("\\<", "")
-    assert json.loads(digest.render_json(d))["alert_groups"][0]["items"][0]["title"] == ARABIC["title"]
+    assert json.loads(digest.render_json(d))["stories"][0]["headline"] == ARABIC["title"]
 
 
 def test_an_empty_day_renders_in_every_format():
     outputs = digest.render(_build())
     assert "No new on-topic items" in outputs["md"] and "All feeds answered" in outputs["html"]
-    assert json.loads(outputs["json"])["counts"] == {"new": 0, "duplicate": 0, "off_topic": 0,
-                                                     "failed": 0}
+    assert json.loads(outputs["json"])["counts"] == {"new": 0, "update": 0, "duplicate": 0,
+                                                     "off_topic": 0, "failed": 0}
 
 
 def test_the_model_is_frozen_so_one_renderer_cannot_change_what_the_next_shows():
     d = _build([_item(1)])
     with pytest.raises(AttributeError):
-        d.other_items[0].title = "changed"
-    assert replace(d.other_items[0], title="copy").title == "copy"
+        d.stories[0].reports[0].title = "changed"
+    assert replace(d.stories[0].reports[0], title="copy").title == "copy"

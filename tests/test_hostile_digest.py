@@ -182,6 +182,6 @@ def test_markdown_digest_has_no_raw_html_and_only_http_links(digest_docs):
 
 def test_json_digest_has_only_http_urls(digest_docs):
     doc = json.loads(digest_docs["json"])
-    for group in [*doc["alert_groups"], {"items": doc["other_items"]}]:
-        for item in group["items"]:
+    for story in doc["stories"]:
+        for item in [story, *story["reports"]]:
             assert item["url"] is None or re.match(r"https?://", item["url"])

@@ -140,9 +140,9 @@ _env.filters["dir"] = text_dir
 
 def digest_message(digest, form: str) -> Message:
     """The digest (``pipeline.digest``'s model) in the form a channel takes."""
-    n_alerts = sum(len(g.items) for g in digest.alert_groups)
-    title = (f"Newswatch digest {digest.day}: {digest.counts.get('new', 0)} new items, "
-             f"{n_alerts} alert{'s' if n_alerts != 1 else ''}")
+    n_alerts = digest.summary.alerts
+    title = (f"Newswatch digest {digest.day}: {digest.summary.reports} new reports in "
+             f"{digest.summary.stories} stories, {n_alerts} alert{'s' if n_alerts != 1 else ''}")
     if form == "email":
         body = _env.get_template("digest.email.html.j2").render(
             d=digest, s=STYLES, channels=_failing_channels(digest))
@@ -172,13 +172,12 @@ def digest_text(digest) -> str:
              f" duplicates suppressed: {digest.counts.get('duplicate', 0)},"
              f" off-topic: {digest.counts.get('off_topic', 0)},"
              f" failed: {digest.counts.get('failed', 0)}."]
-    for g in digest.alert_groups:
-        lines += ["", f"ALERT: {_line(g.rule)} ({len(g.items)})"]
-        lines += [row for i in g.items for row in _item_text(i)]
-    if digest.other_items:
-        lines += ["", f"OTHER NEW ON-TOPIC ITEMS ({len(digest.other_items)})"]
-        lines += [row for i in digest.other_items for row in _item_text(i)]
-    if not digest.alert_groups and not digest.other_items:
+    for heading, stories in (("ALERTS", digest.alert_stories),
+                             ("OTHER NEW STORIES", digest.other_stories)):
+        if stories:
+            lines += ["", f"{heading} ({len(stories)})"]
+            lines += [row for st in stories for row in _story_text(st)]
+    if not digest.stories:
         lines += ["", "No new on-topic items were found on this day."]
     if digest.failing_feeds:
         lines += ["", f"FAILING FEEDS ({len(digest.failing_feeds)})"]
@@ -187,6 +186,15 @@ def digest_text(digest) -> str:
     for c in _failing_channels(digest):
         lines.append(f"Delivery channel failing: {c.channel} since {c.since}")
     return "\n".join(lines) + "\n"
+
+
+def _story_text(st) -> list[str]:
+    tags = "".join(f"[{_line(a)}] " for a in st.alerts)
+    rows = ["", f"* {tags}{_line(st.headline)} ({len(st.outlets)} outlet"
+                f"{'s' if len(st.outlets) != 1 else ''})"]
+    rows += [f"  new: {_line(n.text)} ({_line(st.reports[n.report].source)})"
+             for n in st.new_sentences]
+    return rows + [row for r in st.reports for row in _item_text(r)]
 
 
 def _item_text(i) -> list[str]:
@@ -207,12 +215,11 @@ def _digest_chat_html(digest) -> str:
            e(f"New: {digest.counts.get('new', 0)}, duplicates: "
              f"{digest.counts.get('duplicate', 0)}, off-topic: "
              f"{digest.counts.get('off_topic', 0)}")]
-    sections = [(f"Alert: {g.rule}", g.items) for g in digest.alert_groups]
-    if digest.other_items:
-        sections.append(("Other new on-topic items", digest.other_items))
-    for heading, items in sections:
-        out += ["", f"<b>{e(heading)} ({len(items)})</b>"]
-        out += [_chat_item(i.title, i.url, i.source) for i in items]
+    sections = [("Alerts", digest.alert_stories), ("Other new stories", digest.other_stories)]
+    for heading, stories in sections:
+        if stories:
+            out += ["", f"<b>{e(heading)} ({len(stories)})</b>"]
+            out += [_chat_item(st.headline, st.url, ", ".join(st.outlets)) for st in stories]
     if digest.failing_feeds:
         out += ["", f"<i>{len(digest.failing_feeds)} feeds failing</i>"]
     return "\n".join(out)

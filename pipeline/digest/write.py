@@ -1,7 +1,7 @@
 """Writing the digest: the one place that reads storage for it and writes its files.
 
 :func:`write_day` is what the CLI and the service call: one storage query
-(``storage.digest_inputs``), the pure :func:`build_digest`, every renderer, atomic files,
+(``storage.digest_inputs``, with the seed reports' texts), the pure :func:`build_digest`, every renderer, atomic files,
 and the record that the day's digest is written.
 """
 
@@ -14,7 +14,9 @@ from pathlib import Path
 
 import storage
 from pipeline.config import Settings
-from pipeline.digest.model import Digest, build_digest, digest_window
+from pipeline.dedupe import load_seeds
+from pipeline.digest.build import build_digest
+from pipeline.digest.model import Digest, digest_window
 from pipeline.digest.render import render
 from pipeline.errors import DigestError
 
@@ -23,10 +25,13 @@ def digest_for(settings: Settings, store: storage.Store, day: date, *,
                now: datetime | None = None) -> Digest:
     """The digest dated ``day`` of what is stored, as ``settings`` shows it."""
     start, end = digest_window(day, settings.digest_time, settings.tz)
-    inputs = storage.digest_inputs(store, start, end, [f.url for f in settings.feeds])
+    seeds = [(s.name, s.text) for s in load_seeds(settings.seeds_dir)]
+    inputs = storage.digest_inputs(store, start, end, [f.url for f in settings.feeds],
+                                   seeds=seeds)
     return build_digest(inputs, day=day, tz=settings.tz,
                         alert_order=[r.name for r in settings.alerts],
-                        now=now or datetime.now(timezone.utc))
+                        now=now or datetime.now(timezone.utc),
+                        max_new_sentences=settings.briefing.max_new_sentences)
 
 
 def write_day(settings: Settings, store: storage.Store, day: date, *,
