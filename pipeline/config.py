@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from pipeline.match import rules
+from pipeline.match.people import Person, parse_people, with_people
 from pipeline.errors import ConfigError
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
@@ -106,6 +107,7 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     output_dir: Path = Path(DEFAULT_OUTPUT_DIR)
     config_file: Path | None = None
+    people: tuple[Person, ...] = ()     # also the first alert rules (see match/people.py)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -153,13 +155,15 @@ def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
                           base_dir: Path | None = None) -> Settings:
     env = env or {}
     known = {"feeds", "topic", "alerts", "variants", "network", "dedupe", "extract",
-             "poll_interval", "digest_time", "timezone", "seeds_dir"}
+             "poll_interval", "digest_time", "timezone", "seeds_dir", "people"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"unknown key; allowed keys are {', '.join(sorted(known))}",
                           file=file, key=unknown[0])
     topic, alerts = rules.parse_rule_set(raw.get("topic"), raw.get("alerts") or [],
                                          raw.get("variants") or {}, file=file)
+    people = parse_people(raw.get("people"), file=file)
+    alerts = with_people(people, alerts, file=file)
     seeds_dir = Path(str(raw.get("seeds_dir") or "seeds"))
     if not seeds_dir.is_absolute() and base_dir is not None and not seeds_dir.exists():
         # config/watch.yaml names "seeds" relative to the project, not to config/
@@ -179,6 +183,7 @@ def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
         database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
         output_dir=Path(env.get("NEWSWATCH_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR),
         config_file=Path(file) if file else None,
+        people=people,
     )
 
 

@@ -1,34 +1,56 @@
 """Is an item on topic, and which alerts does it raise.
 
 Each item is normalised and indexed once (``rules.analyse``) and that one
-document is matched against the topic and every alert rule.
+document is matched against the topic and every alert rule. Watched people
+(``people.Person``) are alert rules too, found all at once through their
+watchlist; a person with ``on_topic`` also keeps an item the topic rule would
+drop (a headline naming only the person).
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
+from pipeline.match import people
 from pipeline.match.rules import Rule, analyse, match_document
 from pipeline.records import RuleMatch
+from pipeline.textnorm import Document
 
 
 def _fields(title: str, summary: str, text: str) -> dict[str, str]:
     return {"title": title or "", "summary": summary or "", "text": text or ""}
 
 
-def match_alerts(alerts: Sequence[Rule], title: str, summary: str, text: str
-                 ) -> list[RuleMatch]:
+def _alert_matches(alerts: Sequence, doc: Document) -> list[RuleMatch]:
+    """Every alert's match, people included, in config order (people come first)."""
+    named = people.match_people(alerts, doc)
+    return [m for rule in alerts
+            if (m := named.get(rule.name) if people.is_person(rule)
+                else match_document(rule, doc)) is not None]
+
+
+def match_alerts(alerts: Sequence, title: str, summary: str, text: str) -> list[RuleMatch]:
     """The matches of every alert rule the item raises, in config order."""
-    doc = analyse(_fields(title, summary, text))
-    return [m for rule in alerts if (m := match_document(rule, doc)) is not None]
+    return _alert_matches(alerts, analyse(_fields(title, summary, text)))
 
 
-def judge(topic: Rule, alerts: Sequence[Rule], title: str, summary: str, text: str
+def judge(topic: Rule, alerts: Sequence, title: str, summary: str, text: str
           ) -> tuple[RuleMatch | None, list[RuleMatch]]:
     """The topic's match and, only for an item on topic, every alert's match;
-    the item is normalised once for all of them."""
+    the item is normalised once for all of them. A watched person (on_topic)
+    named in the item puts it on topic."""
     doc = analyse(_fields(title, summary, text))
-    on = match_document(topic, doc)
+    on = match_document(topic, doc) or people.topic_match(topic.name, alerts, doc)
     if on is None:
         return None, []
-    return on, [m for rule in alerts if (m := match_document(rule, doc)) is not None]
+    return on, _alert_matches(alerts, doc)
+
+
+def explain(rule, fields: dict[str, str]) -> tuple[bool, list[str]]:
+    """Does the rule (an alert rule or a watched person) match, and why."""
+    from pipeline.match.rules import explain_rule
+
+    doc = analyse(fields)
+    if people.is_person(rule):
+        return rule.name in people.match_people((rule,), doc), people.explain_person(rule, doc)
+    return match_document(rule, doc) is not None, explain_rule(rule, fields)
