@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", default="7d", help="how far back (a duration: 7d, 12h)")
     p = command("test-rules", cmd_test_rules, "show which rules match a text, and why")
     p.add_argument("text", help="the text to test (as title and body)")
+    p = command("people", cmd_people, "list the watched people, with their reports of the "
+                "last 30 days")
+    p.add_argument("--days", type=int, default=30, help="how many days back to count")
     return parser
 
 
@@ -184,13 +187,34 @@ def cmd_rematch(args, env) -> int:
 
 
 def cmd_test_rules(args, env) -> int:
-    from pipeline.match import rules
+    from pipeline import match
 
     settings = _settings(args, env)
     fields = {"title": args.text, "summary": "", "text": ""}
     for rule in (settings.topic, *settings.alerts):
-        matched = rules.match_rule(rule, fields) is not None
+        matched, lines = match.explain(rule, fields)
         print(f"{'MATCH' if matched else 'no   '} {rule.name}")
-        for line in rules.explain_rule(rule, fields):
+        for line in lines:
             print(f"      {line}")
+    topic, _ = match.judge(settings.topic, settings.alerts, args.text, "", "")
+    if topic is not None and not match.explain(settings.topic, fields)[0]:
+        print(f"kept: a watched person is named ({topic.hits[0].matched!r})")
+    return EXIT_OK
+
+
+def cmd_people(args, env) -> int:
+    from pipeline.maintenance import watchlist_reports
+
+    settings = _settings(args, env)
+    rows = watchlist_reports(settings, _store(settings), days=args.days)
+    print(f"{len(rows)} people watched; reports found in the last {args.days} days:")
+    notes = {p.name: p for p in settings.people}
+    width = max((len(name) for name, _, _ in rows), default=6)
+    if rows:
+        print(f"  {'person':<{width}}  {'reports':>7}  {'latest found':17}  note")
+    for name, count, latest in rows:
+        when = f"latest {latest:%Y-%m-%d}" if latest else "none yet"
+        person = notes[name]
+        flag = "" if person.on_topic else " [alert only]"
+        print(f"  {name:<{width}}  {count:7}  {when:17}{flag}  {person.note}".rstrip())
     return EXIT_OK

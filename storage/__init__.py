@@ -9,7 +9,7 @@ from storage.queries import (all_items, count_items, digest_written, duplicate_u
                              last_cycle, original_for_canonical, record_cycle, record_digest,
                              replace_alerts, save_feed_batch, save_feed_state,
                              save_feed_states, seen_urls,
-                             titles_for)
+                             titles_for, reports_per_rule)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
 
 __all__ = [
@@ -18,4 +18,5 @@ __all__ = [
     "feed_states", "fingerprints", "is_seen", "items_between", "last_cycle",
     "original_for_canonical", "record_cycle", "record_digest", "replace_alerts",
     "save_feed_batch", "save_feed_state", "save_feed_states", "seen_urls", "titles_for",
+    "reports_per_rule",
 ]
