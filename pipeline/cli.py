@@ -159,7 +159,9 @@ def cmd_export(args, env) -> int:
 
 def cmd_check_config(args, env) -> int:
     settings = _settings(args, env)
-    print(f"{args.config}: ok ({len(settings.feeds)} feeds, {len(settings.alerts)} alert rules,"
+    rules = len(settings.alerts) - len(settings.people)
+    print(f"{args.config}: ok ({len(settings.feeds)} feeds, {rules} alert rules, "
+          f"{len(settings.people)} people watched,"
           f" poll every {settings.poll_interval}, digest at "
           f"{settings.digest_time:%H:%M} {settings.timezone})")
     return EXIT_OK
