@@ -86,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="give the messages that ran out of tries a fresh set (sent next cycle)")
     command("notify-test", cmd_notify_test, "send a test message to every configured "
             "delivery channel and report each result")
+    p = command("people", cmd_people, "list the watched people, with their reports of the "
+                "last 30 days")
+    p.add_argument("--days", type=int, default=30, help="how many days back to count")
     return parser
 
 
@@ -194,7 +197,9 @@ def cmd_export(args, env) -> int:
 
 def cmd_check_config(args, env) -> int:
     settings = _settings(args, env)
-    print(f"{args.config}: ok ({len(settings.feeds)} feeds, {len(settings.alerts)} alert rules,"
+    rules = len(settings.alerts) - len(settings.people)
+    print(f"{args.config}: ok ({len(settings.feeds)} feeds, {rules} alert rules, "
+          f"{len(settings.people)} people watched,"
           f" poll every {settings.poll_interval}, digest at "
           f"{settings.digest_time:%H:%M} {settings.timezone})")
     return EXIT_OK
@@ -222,15 +227,36 @@ def cmd_rematch(args, env) -> int:
 
 
 def cmd_test_rules(args, env) -> int:
-    from pipeline.match import explain, rules
+    from pipeline import match
 
     settings = _settings(args, env)
     fields = {"title": args.text, "summary": "", "text": ""}
     for rule in (settings.topic, *settings.alerts):
-        matched = rules.match_rule(rule, fields) is not None
+        matched, lines = match.explain_match(rule, fields)
         print(f"{'MATCH' if matched else 'no   '} {rule.name}")
-        for line in explain.explain_rule(rule, fields):
+        for line in lines:
             print(f"      {line}")
+    topic, _ = match.judge(settings.topic, settings.alerts, args.text, "", "")
+    if topic is not None and not match.explain_match(settings.topic, fields)[0]:
+        print(f"kept: a watched person is named ({topic.hits[0].matched!r})")
+    return EXIT_OK
+
+
+def cmd_people(args, env) -> int:
+    from pipeline.maintenance import watchlist_reports
+
+    settings = _settings(args, env)
+    rows = watchlist_reports(settings, _store(settings), days=args.days)
+    print(f"{len(rows)} people watched; reports found in the last {args.days} days:")
+    notes = {p.name: p for p in settings.people}
+    width = max((len(name) for name, _, _ in rows), default=6)
+    if rows:
+        print(f"  {'person':<{width}}  {'reports':>7}  {'latest found':17}  note")
+    for name, count, latest in rows:
+        when = f"latest {latest:%Y-%m-%d}" if latest else "none yet"
+        person = notes[name]
+        flag = "" if person.on_topic else " [alert only]"
+        print(f"  {name:<{width}}  {count:7}  {when:17}{flag}  {person.note}".rstrip())
     return EXIT_OK
 
 

@@ -33,6 +33,7 @@ from pipeline import safeyaml
 from pipeline.configkeys import (DAY, GIB, HOUR, KIB, MINUTE, YEAR, Key, check, key,
                                  parse_duration, render, shown)
 from pipeline.deliver.options import DeliveryConfig, parse_delivery
+from pipeline.match.people import Person, parse_people, with_people
 from pipeline.errors import ConfigError
 from pipeline.match import rules
 
@@ -49,8 +50,9 @@ DEFAULT_OUTPUT_DIR = "output"
 MIN_POLL_ENV = "NEWSWATCH_MIN_POLL_INTERVAL"
 # The top-level keys in the rule language, checked by their own parsers
 # (pipeline.match.rules, _parse_feeds), not by a Key.
-# checked by their own parsers: the rule language (match.rules) and delivery (deliver.options)
-RULE_KEYS = ("feeds", "topic", "alerts", "variants", "delivery")
+# checked by their own parsers: the rule language (match.rules, match.people) and
+# delivery (deliver.options)
+RULE_KEYS = ("feeds", "topic", "alerts", "variants", "people", "delivery")
 _MAX_FEED_TEXT = 4096
 
 
@@ -191,6 +193,7 @@ class Settings:
     output_dir: Path = Path(DEFAULT_OUTPUT_DIR)
     config_file: Path | None = None
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    people: tuple[Person, ...] = ()     # also the first alert rules (see match/people.py)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -246,6 +249,8 @@ def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
                               file=file, key=str(name))
     topic, alerts = rules.parse_rule_set(raw.get("topic"), raw.get("alerts") or [],
                                          raw.get("variants") or {}, file=file)
+    people = parse_people(raw.get("people"), file=file)
+    alerts = with_people(people, alerts, file=file)
     values: dict[str, Any] = {}
     for f in fields(Settings):
         if _is_section(f):
@@ -262,6 +267,7 @@ def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
         output_dir=Path(env.get("NEWSWATCH_OUTPUT_DIR") or DEFAULT_OUTPUT_DIR),
         config_file=Path(file) if file else None,
         delivery=parse_delivery(raw.get("delivery"), raw.get("alerts"), env=env, file=file),
+        people=people,
     )
 
 

@@ -87,3 +87,13 @@ def _ago(delta: timedelta) -> str:
     if s < 7200:
         return f"{s // 60}m"
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def watchlist_reports(settings: Settings, store: storage.Store, days: int = 30,
+                      now: datetime | None = None) -> list[tuple[str, int, datetime | None]]:
+    """(person, reports found in the last ``days`` days, when the latest was found)
+    for each watched person, in config order."""
+    now = now or datetime.now(timezone.utc)
+    counts = storage.reports_per_rule(store, [p.name for p in settings.people],
+                                      now - timedelta(days=days))
+    return [(p.name, *counts.get(p.name, (0, None))) for p in settings.people]

@@ -16,7 +16,7 @@ from storage.queries import (all_items, digest_written, discovery_floor,
                              failing_feeds, feed_states, fingerprints, items_between, last_cycle,
                              original_for_canonical, record_cycle, record_digest,
                              replace_alerts, save_feed_batch, save_feed_states, seen_urls,
-                             earlier_reports, original_texts)
+                             earlier_reports, original_texts, reports_per_rule)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
 
 __all__ = [
@@ -33,4 +33,5 @@ __all__ += [
     "due_deliveries", "enqueue_deliveries", "failing_channels", "forget_channels", "mark_failed",
     "mark_sent", "newest_items", "prune_deliveries", "requeue_deliveries",
     "retry_failed_deliveries", "stored_items", "earlier_reports", "original_texts",
+    "reports_per_rule",
 ]

@@ -288,6 +288,38 @@ def replace_alerts(store: Store, item_id: int, matches: list[RuleMatch]) -> tupl
     return len(set(new) - set(old)), len(set(old) - set(new))
 
 
+def reports_per_rule(store: Store, rules: Iterable[str], since: datetime
+                     ) -> dict[str, tuple[int, datetime]]:
+    """rule -> (items found since ``since`` that raised it, when the latest item that
+    ever raised it was found); a rule that never raised one is left out."""
+    rules = list(dict.fromkeys(rules))
+    out: dict[str, tuple[int, datetime]] = {}
+    with store.session() as s:
+        for part in _chunks(rules):
+            recent = func.count(func.distinct(ItemRow.id)).filter(ItemRow.fetched_at >= since)
+            q = (select(AlertRow.rule, recent, func.max(ItemRow.fetched_at))
+                 .join(ItemRow, ItemRow.id == AlertRow.item_id)
+                 .where(AlertRow.rule.in_(part)).group_by(AlertRow.rule))
+            for rule, count, latest in s.exec(q):
+                out[rule] = (int(count), _utc(latest))
+    return out
+
+
+def count_items(store: Store, status: str | None = None) -> int:
+    with store.session() as s:
+        q = select(func.count()).select_from(ItemRow)
+        if status:
+            q = q.where(ItemRow.status == status)
+        return int(s.exec(q).one())
+
+
+def duplicate_url_count(store: Store) -> int:
+    """Entry URLs stored more than once (must always be 0)."""
+    with store.session() as s:
+        q = select(ItemRow.url).group_by(ItemRow.url).having(func.count() > 1)
+        return len(s.exec(q).all())
+
+
 # --- cycles and digests ----------------------------------------------------
 
 def record_cycle(store: Store, started_at: datetime, finished_at: datetime,
