@@ -102,22 +102,35 @@ def close_pipes(proc: subprocess.Popen) -> None:
             pipe.close()
 
 
+def _exited(p: psutil.Process) -> bool:
+    """Gone, or a zombie: it has exited, and reaping an orphan is its new parent's
+    business (init, which in some containers reaps late or never)."""
+    try:
+        return p.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
 def reap_orphans(pids: list[int], timeout: float = 8.0) -> list[int]:
     """Wait for a killed cycle's children to exit by themselves; kill (by pid) and
-    return those still alive after ``timeout``."""
+    return those still running after ``timeout``."""
     procs = []
     for pid in pids:
         try:
             procs.append(psutil.Process(pid))
         except psutil.NoSuchProcess:
             pass
-    _gone, alive = psutil.wait_procs(procs, timeout=timeout)
-    for p in alive:
+    deadline = time.monotonic() + timeout
+    running = [p for p in procs if not _exited(p)]
+    while running and time.monotonic() < deadline:
+        psutil.wait_procs(running, timeout=0.2)
+        running = [p for p in running if not _exited(p)]
+    for p in running:
         try:
             p.kill()
         except psutil.NoSuchProcess:
             pass
-    return [p.pid for p in alive]
+    return [p.pid for p in running]
 
 
 class NewsSite:
