@@ -75,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--since", default="7d", help="how far back (a duration: 7d, 12h)")
     p = command("test-rules", cmd_test_rules, "show which rules match a text, and why")
     p.add_argument("text", help="the text to test (as title and body)")
+    p = command("serve", cmd_serve, "serve the read-only reading room (briefings, stories, "
+                "search, feed health) over HTTP")
+    p.add_argument("--host", default=None, help="address to listen on (default: web.host, "
+                   "127.0.0.1); any other than loopback requires web.token")
+    p.add_argument("--port", type=int, default=None, help="port (default: web.port, or 8080)")
     return parser
 
 
@@ -193,4 +198,17 @@ def cmd_test_rules(args, env) -> int:
         print(f"{'MATCH' if matched else 'no   '} {rule.name}")
         for line in rules.explain_rule(rule, fields):
             print(f"      {line}")
+    return EXIT_OK
+
+
+def cmd_serve(args, env) -> int:
+    from pipeline.web import ReadingRoom, web_config
+
+    settings = _settings(args, env)
+    web = web_config(settings, args.host, args.port)
+    room = ReadingRoom(lambda: settings, _store(settings), web)
+    print(f"newswatch: the reading room is at {room.url}"
+          + (" (token required: open it once with ?token=…)" if web.token else ""),
+          file=sys.stderr, flush=True)
+    room.run()
     return EXIT_OK

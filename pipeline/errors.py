@@ -19,7 +19,8 @@ the URL or file they are about: ``fetch: 429 too many requests (https://…)``.
         ├── ExtractError         extract: the page gave no article text
         ├── StorageError         storage: the database refused or is locked
         │   └── CycleLocked      storage: another cycle holds the database
-        └── DigestError          digest: the digest could not be written
+        ├── DigestError          digest: the digest could not be written
+        └── WebError             web: the reading room cannot be served (port in use …)
 """
 
 from __future__ import annotations
@@ -119,3 +120,7 @@ class DigestError(StageError):
     def __init__(self, message: str, *, path: str = ""):
         self.path = path
         super().__init__(message, url=path)
+
+
+class WebError(StageError):
+    stage = "web"

@@ -11,6 +11,10 @@ from storage.queries import (all_items, count_items, digest_written, duplicate_u
                              save_feed_states, seen_urls,
                              titles_for)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
+from storage.reading import (alert_rule_names, copies_of, ids_for_urls, item_by_id, item_by_url,
+                             items_by_ids, kept_counts_by_feed, kept_item_time,
+                             latest_digest_day, search_items, search_sources, story_items)
+from storage.search import SearchQuery, SearchTerm
 
 __all__ = [
     "Store", "open_store", "cycle_lock", "CycleLocked", "integrity_check",
@@ -18,4 +22,8 @@ __all__ = [
     "feed_states", "fingerprints", "is_seen", "items_between", "last_cycle",
     "original_for_canonical", "record_cycle", "record_digest", "replace_alerts",
     "save_feed_batch", "save_feed_state", "save_feed_states", "seen_urls", "titles_for",
+    # the reading room (storage/reading.py, storage/search.py)
+    "alert_rule_names", "copies_of", "ids_for_urls", "item_by_id", "item_by_url", "items_by_ids",
+    "kept_counts_by_feed", "kept_item_time", "latest_digest_day", "search_items",
+    "search_sources", "story_items", "SearchQuery", "SearchTerm",
 ]
