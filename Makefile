@@ -42,6 +42,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/dedupe_scale.py
 	$(BIN)/python bench/extract_quality.py
 	$(BIN)/python bench/pipeline_bench.py
+	$(BIN)/python bench/search_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

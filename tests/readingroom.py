@@ -109,6 +109,7 @@ def _rfc2822(iso: str | None) -> str:
 def replay_settings(folder: Path, feeds: list[dict], env: dict[str, str]) -> Settings:
     """config/watch.yaml's rules, with these feeds and settings fit for a test."""
     doc = yaml.safe_load((ROOT / "config" / "watch.yaml").read_text(encoding="utf-8"))
+    doc.pop("web", None)
     doc.update(feeds=feeds, seeds_dir=str(ROOT / "seeds"), extract={"workers": 1},
                network={"allow_private_addresses": True, "deadline": 10,
                         "connect_timeout": 2, "read_timeout": 5})

@@ -41,56 +41,6 @@ def create_app(settings: Callable[[], Settings], store: storage.Store, *,
                token: str | None = None,
                clock: Callable[[], datetime] | None = None) -> Starlette:
     """The application; ``settings`` gives the settings in force at each request."""
-    now = clock or (lambda: datetime.now(timezone.utc))
-
-    def page(name: str, context: dict, status: int = 200) -> HTMLResponse:
-        body = templates.get_template(name).render(**context, nav=_nav(settings()))
-        return HTMLResponse(body, status_code=status)
-
-    def home(request: Request) -> Response:
-        s, moment = settings(), now()
-        day = views.home_day(s, store, moment)
-        return page("briefing.html.j2", {**views.briefing_page(s, store, day, moment),
-                                         "home": True})
-
-    def digest_day(request: Request) -> Response:
-        try:
-            day = date.fromisoformat(request.path_params["day"])
-        except ValueError:
-            raise HTTPException(404, "No such day: write it as YYYY-MM-DD.") from None
-        return page("briefing.html.j2", {**views.briefing_page(settings(), store, day, now()),
-                                         "home": False})
-
-    def story(request: Request) -> Response:
-        context = views.story_page(settings(), store, request.path_params["id"])
-        if context is None:
-            raise HTTPException(404, "No such story.")
-        return page("story.html.j2", context)
-
-    def item(request: Request) -> Response:
-        context = views.item_page(settings(), store, request.path_params["id"],
-                                  request.query_params.get("q", "")[:1000])
-        if context is None:
-            raise HTTPException(404, "No such item.")
-        return page("item.html.j2", context)
-
-    def search(request: Request) -> Response:
-        form = views.SearchForm.read(request.query_params)
-        return page("search.html.j2", views.search_page(settings(), store, form))
-
-    def feeds(request: Request) -> Response:
-        return page("feeds.html.j2", views.feeds_page(settings(), store, now()))
-
-    def atom(request: Request) -> Response:
-        path = views.atom_path(settings(), request.path_params["name"])
-        if path is None:
-            raise HTTPException(404, "No such feed file.")
-        return FileResponse(path, media_type="application/atom+xml; charset=utf-8")
-
-    def health(request: Request) -> Response:
-        ok, body = views.health(settings(), store, now())
-        return JSONResponse(body, status_code=200 if ok else 503)
-
     routes = [
         Route("/", home), Route("/digest/{day}", digest_day),
         Route("/story/{id:int}", story), Route("/item/{id:int}", item),
@@ -98,9 +48,82 @@ def create_app(settings: Callable[[], Settings], store: storage.Store, *,
         Route("/health", health), Route("/static/{name}", static),
         Route("/favicon.ico", favicon),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(Guard, token=token)],
-                     exception_handlers={HTTPException: _http_error, StorageError: _storage_error,
-                                         Exception: _server_error})
+    app = Starlette(routes=routes, middleware=[Middleware(Guard, token=token)],
+                    exception_handlers={HTTPException: _http_error,
+                                        StorageError: _storage_error, Exception: _server_error})
+    app.state.settings = settings
+    app.state.store = store
+    app.state.clock = clock or (lambda: datetime.now(timezone.utc))
+    return app
+
+
+def _ctx(request: Request) -> tuple[Settings, storage.Store, datetime]:
+    state = request.app.state
+    return state.settings(), state.store, state.clock()
+
+
+def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
+    body = templates.get_template(name).render(**context,
+                                               nav=_nav(request.app.state.settings()))
+    return HTMLResponse(body, status_code=status)
+
+
+def home(request: Request) -> Response:
+    settings, store, now = _ctx(request)
+    day = views.home_day(settings, store, now)
+    return page(request, "briefing.html.j2",
+                {**views.briefing_page(settings, store, day, now), "home": True})
+
+
+def digest_day(request: Request) -> Response:
+    try:
+        day = date.fromisoformat(request.path_params["day"])
+    except ValueError:
+        raise HTTPException(404, "No such day: write it as YYYY-MM-DD.") from None
+    settings, store, now = _ctx(request)
+    return page(request, "briefing.html.j2",
+                {**views.briefing_page(settings, store, day, now), "home": False})
+
+
+def story(request: Request) -> Response:
+    settings, store, _ = _ctx(request)
+    context = views.story_page(settings, store, request.path_params["id"])
+    if context is None:
+        raise HTTPException(404, "No such story.")
+    return page(request, "story.html.j2", context)
+
+
+def item(request: Request) -> Response:
+    settings, store, _ = _ctx(request)
+    context = views.item_page(settings, store, request.path_params["id"],
+                              request.query_params.get("q", "")[:1000])
+    if context is None:
+        raise HTTPException(404, "No such item.")
+    return page(request, "item.html.j2", context)
+
+
+def search(request: Request) -> Response:
+    settings, store, _ = _ctx(request)
+    form = views.SearchForm.read(request.query_params)
+    return page(request, "search.html.j2", views.search_page(settings, store, form))
+
+
+def feeds(request: Request) -> Response:
+    settings, store, now = _ctx(request)
+    return page(request, "feeds.html.j2", views.feeds_page(settings, store, now))
+
+
+def atom(request: Request) -> Response:
+    settings, _, _ = _ctx(request)
+    path = views.atom_path(settings, request.path_params["name"])
+    if path is None:
+        raise HTTPException(404, "No such feed file.")
+    return FileResponse(path, media_type="application/atom+xml; charset=utf-8")
+
+
+def health(request: Request) -> Response:
+    ok, body = views.health(*_ctx(request))
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 def static(request: Request) -> Response:

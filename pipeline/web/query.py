@@ -27,6 +27,7 @@ from pipeline.textnorm import normalise, words
 from storage import SearchQuery, SearchTerm
 
 MAX_TERMS = 24
+MAX_WORD = 100          # characters; no word is longer, and PostgreSQL refuses 2 KB lexemes
 _TOKEN = re.compile(r'(?P<neg>-?)(?:"(?P<phrase>[^"]*)"?|\{(?P<set>[^{}]*)\}?'
                     r'|(?P<word>[^\s"{}]+))')
 
@@ -119,8 +120,8 @@ def _rule_term(m: re.Match, names: dict, variants: dict, parsed: ParsedQuery) ->
         return _quoted(m.group("phrase"))
     prefix = m.group("word").endswith("*")
     key = tuple(w for w, _, _ in words(normalise(m.group("word").replace("*", " "))))
-    if not key:
-        return None
+    if not key or any(len(w) > MAX_WORD for w in key):
+        return None                     # nothing, or no word: a pasted URL, base64
     if not prefix and key in names:
         name = names[key]
         others = [s for s in variants[name] if normalise(s) != " ".join(key)]
@@ -133,7 +134,7 @@ def _rule_term(m: re.Match, names: dict, variants: dict, parsed: ParsedQuery) ->
 
 
 def _quoted(phrase: str) -> str | None:
-    inner = " ".join(w for w, _, _ in words(normalise(phrase)))
+    inner = " ".join(w for w, _, _ in words(normalise(phrase)) if len(w) <= MAX_WORD)
     return f'"{inner}"' if inner else None
 
 

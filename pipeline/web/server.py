@@ -10,6 +10,7 @@ config refuses to load without one, and this checks again for ``--host``).
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from dataclasses import replace
@@ -40,7 +41,8 @@ def web_config(settings: Settings, host: str | None = None, port: int | None = N
 
 
 class ReadingRoom:
-    """uvicorn on a bound socket; ``start`` runs it on a thread, ``run`` in this one."""
+    """uvicorn on a bound socket, on a thread: ``start`` returns at once, ``run``
+    returns when a signal asks it to."""
 
     def __init__(self, settings: Callable[[], Settings], store: storage.Store, web: WebConfig):
         self.web = web
@@ -63,8 +65,20 @@ class ReadingRoom:
         return f"http://{host}:{self.port}/"
 
     def run(self) -> None:
-        """Serve until SIGINT or SIGTERM (uvicorn's own handlers, main thread only)."""
-        self.server.run(sockets=[self.socket])
+        """Serve until SIGINT or SIGTERM, then stop cleanly. On a thread, with our
+        own handlers: uvicorn's re-raise the signal after its shutdown, and the
+        command would end killed by it instead of exiting 0."""
+        stop = threading.Event()
+        previous = {sig: signal.signal(sig, lambda *_: stop.set())
+                    for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            self.start()
+            while not stop.wait(1.0) and self.thread.is_alive():
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def start(self) -> "ReadingRoom":
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.socket]},

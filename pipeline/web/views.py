@@ -19,7 +19,7 @@ from pipeline.config import Settings
 from pipeline.records import StoredItem
 from pipeline.redact import redact_text, redact_url
 from pipeline.web import briefing, marks
-from pipeline.web.query import parse_query, variant_sets
+from pipeline.web.query import ParsedQuery, parse_query, variant_sets
 
 PAGE_SIZE = 20
 MAX_PAGE = 500                  # deep pages cost the database and help nobody
@@ -129,25 +129,34 @@ class SearchForm:
                                   ("page", str(page) if page > 1 else "")) if v}
 
 
-def search_page(settings: Settings, store: storage.Store, form: SearchForm) -> dict:
-    parsed = parse_query(form.q, variant_sets(settings))
+def search_query(settings: Settings, form: SearchForm, parsed: ParsedQuery
+                 ) -> storage.SearchQuery | None:
+    """The storage query for the form, or None when there is nothing to search
+    (no words, no filters) or the form needs fixing first (``form.problems``)."""
     tz = settings.tz
     since, until = form.day(form.since, "from"), form.day(form.until, "to")
-    context = {"form": form, "parsed": parsed, "results": [], "total": 0,
-               "sources": storage.search_sources(store),
-               "rules": sorted({r.name for r in settings.alerts}
-                               | set(storage.alert_rule_names(store)))}
     if parsed.error:
         form.problems.append(parsed.error)
     searching = bool(parsed.groups or parsed.exclude or form.source or form.rule
                      or since or until)
     if form.problems or not searching:
-        return context
-    query = parsed.storage_query(
+        return None
+    return parsed.storage_query(
         source=form.source or None, rule=form.rule or None,
         since=datetime.combine(since, time(0), tz).astimezone(timezone.utc) if since else None,
         until=datetime.combine(until + timedelta(days=1), time(0), tz).astimezone(timezone.utc)
         if until else None)
+
+
+def search_page(settings: Settings, store: storage.Store, form: SearchForm) -> dict:
+    parsed = parse_query(form.q, variant_sets(settings))
+    context = {"form": form, "parsed": parsed, "results": [], "total": 0,
+               "sources": storage.search_sources(store),
+               "rules": sorted({r.name for r in settings.alerts}
+                               | set(storage.alert_rule_names(store)))}
+    query = search_query(settings, form, parsed)
+    if query is None:
+        return context
     total, items = storage.search_items(store, query, limit=PAGE_SIZE,
                                         offset=(form.page - 1) * PAGE_SIZE)
     results = []
