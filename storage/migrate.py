@@ -11,19 +11,24 @@ from sqlalchemy.engine import Engine
 
 from storage.search import ensure_search_index
 
-# a story's page looks items up by story_key, an item's page its copies by duplicate_of
-_ITEM_INDEXES = {"ix_items_story_key": "story_key", "ix_items_duplicate_of": "duplicate_of"}
+# a story's page looks items up by story_key, an item's page its copies by
+# duplicate_of, the search's alert filter the items of one rule
+_INDEXES = {"items": {"ix_items_story_key": "story_key",
+                      "ix_items_duplicate_of": "duplicate_of"},
+            "alerts": {"ix_alerts_rule": "rule, item_id"}}
 
 
 def migrate(engine: Engine) -> None:
-    _add_item_indexes(engine)
+    _add_indexes(engine)
     ensure_search_index(engine)
 
 
-def _add_item_indexes(engine: Engine) -> None:
-    have = {ix["name"] for ix in inspect(engine).get_indexes("items")}
-    missing = {name: col for name, col in _ITEM_INDEXES.items() if name not in have}
+def _add_indexes(engine: Engine) -> None:
+    inspector = inspect(engine)
+    missing = [(table, name, columns) for table, wanted in _INDEXES.items()
+               for name, columns in wanted.items()
+               if name not in {ix["name"] for ix in inspector.get_indexes(table)}]
     if missing:
         with engine.begin() as conn:
-            for name, column in missing.items():
-                conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON items ({column})"))
+            for table, name, columns in missing:
+                conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"))
