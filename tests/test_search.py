@@ -207,4 +207,4 @@ def test_query_language_errors_are_reported():
     assert parse_query("x " * 30, VARIANTS).error.startswith("at most")
     parsed = parse_query('{Sednaya} "human slaughterhouse" -football', VARIANTS)
     assert parsed.error is None and len(parsed.groups) == 2 and len(parsed.exclude) == 1
-    assert parsed.expanded and parsed.expanded[0].startswith("{Sednaya}")
+    assert parsed.expanded[0]["set"] == "Sednaya" and "صيدنايا" in parsed.expanded[0]["spellings"]

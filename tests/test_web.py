@@ -332,3 +332,25 @@ def test_service_serves_the_reading_room_and_stops_it(tmp_path, env, web):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_port_in_use_leaves_the_service_polling(tmp_path, env, web):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = write_config(tmp_path, [{"name": "F", "url": web.url("/feed.xml")}],
+                           web={"port": port})
+        proc = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--config", str(cfg)],
+                                cwd=ROOT, env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            line = _wait_for_line(proc, r"runs without the reading room")
+            assert f"cannot listen on 127.0.0.1:{port}" in line
+            _wait_for_line(proc, r"cycle: feeds 1 polled")
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

@@ -38,7 +38,8 @@ class ParsedQuery:
     groups: tuple[tuple[SearchTerm, ...], ...] = ()
     exclude: tuple[SearchTerm, ...] = ()
     highlight: rules.Rule | None = None       # the positive terms, to mark in results
-    expanded: list[str] = field(default_factory=list)   # "Saydnaya: also Sednaya, …"
+    # variant sets used: {"asked": "Saydnaya", "set": "Sednaya", "spellings": [...]}
+    expanded: list[dict] = field(default_factory=list)
     error: str | None = None
 
     def storage_query(self, **filters) -> SearchQuery:
@@ -113,7 +114,8 @@ def _rule_term(m: re.Match, names: dict, variants: dict, parsed: ParsedQuery) ->
     if m.group("set") is not None:
         name = m.group("set").strip()
         if name in variants:
-            parsed.expanded.append(f"{{{name}}}: {', '.join(variants[name])}")
+            parsed.expanded.append({"asked": "{" + name + "}", "set": name,
+                                    "spellings": list(variants[name])})
             return "{" + name + "}"
         return _quoted(name)
     if m.group("phrase") is not None:
@@ -125,8 +127,7 @@ def _rule_term(m: re.Match, names: dict, variants: dict, parsed: ParsedQuery) ->
     if not prefix and key in names:
         name = names[key]
         others = [s for s in variants[name] if normalise(s) != " ".join(key)]
-        parsed.expanded.append(f"{m.group('word')}: also {', '.join(others)} "
-                               f"(variant set {name})")
+        parsed.expanded.append({"asked": m.group("word"), "set": name, "spellings": others})
         return "{" + name + "}"
     if len(key) > 1:
         return '"' + " ".join(key) + '"'
