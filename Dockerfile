@@ -35,6 +35,8 @@ COPY --chown=newswatch:newswatch config/ config/
 
 ENV DATABASE_URL=sqlite:////data/newswatch.db NEWSWATCH_OUTPUT_DIR=/output
 VOLUME ["/data", "/output"]
+# The reading room, when NEWSWATCH_WEB_PORT (or web.port) is set (see docker-compose.yml)
+EXPOSE 8080
 
 # Exec form everywhere: newswatch is PID 1 and gets SIGTERM itself; it finishes
 # the items in flight, commits them and exits 0 well within Docker's 10 s.

@@ -44,6 +44,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python bench/flood.py
 	$(BIN)/python bench/trickle.py
 	$(BIN)/python bench/memory.py --quick
+	$(BIN)/python bench/search_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

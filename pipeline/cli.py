@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("people", cmd_people, "list the watched people, with their reports of the "
                 "last 30 days")
     p.add_argument("--days", type=int, default=30, help="how many days back to count")
+    p = command("serve", cmd_serve, "serve the read-only reading room (briefings, stories, "
+                "search, feed health) over HTTP")
+    p.add_argument("--host", default=None, help="address to listen on (default: web.host, "
+                   "127.0.0.1); any other than loopback requires web.token")
+    p.add_argument("--port", type=int, default=None, help="port (default: web.port, or 8080)")
     return parser
 
 
@@ -285,3 +290,14 @@ def cmd_notify_test(args, env) -> int:
         print(f"ok     {channel} ({roles})" if error is None
               else f"FAILED {channel} ({roles}): {error}")
     return EXIT_FAILED if any(e is not None for _, _, e in results) else EXIT_OK
+def cmd_serve(args, env) -> int:
+    from pipeline.web import ReadingRoom, web_config
+
+    settings = _settings(args, env)
+    web = web_config(settings, args.host, args.port)
+    room = ReadingRoom(lambda: settings, _store(settings), web)
+    print(f"newswatch: the reading room is at {room.url}"
+          + (" (token required: open it once with ?token=…)" if web.token else ""),
+          file=sys.stderr, flush=True)
+    room.run()
+    return EXIT_OK

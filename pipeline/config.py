@@ -34,6 +34,7 @@ from pipeline.configkeys import (DAY, GIB, HOUR, KIB, MINUTE, YEAR, Key, check, 
                                  parse_duration, render, shown)
 from pipeline.deliver.options import DeliveryConfig, parse_delivery
 from pipeline.match.people import Person, parse_people, with_people
+from pipeline.web.options import WebConfig, parse_web
 from pipeline.errors import ConfigError
 from pipeline.match import rules
 
@@ -50,9 +51,9 @@ DEFAULT_OUTPUT_DIR = "output"
 MIN_POLL_ENV = "NEWSWATCH_MIN_POLL_INTERVAL"
 # The top-level keys in the rule language, checked by their own parsers
 # (pipeline.match.rules, _parse_feeds), not by a Key.
-# checked by their own parsers: the rule language (match.rules, match.people) and
-# delivery (deliver.options)
-RULE_KEYS = ("feeds", "topic", "alerts", "variants", "people", "delivery")
+# checked by their own parsers: the rule language (match.rules, match.people),
+# delivery (deliver.options) and the reading room (web.options)
+RULE_KEYS = ("feeds", "topic", "alerts", "variants", "people", "delivery", "web")
 _MAX_FEED_TEXT = 4096
 
 
@@ -194,6 +195,7 @@ class Settings:
     config_file: Path | None = None
     delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
     people: tuple[Person, ...] = ()     # also the first alert rules (see match/people.py)
+    web: WebConfig = field(default_factory=WebConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -268,6 +270,7 @@ def settings_from_mapping(raw: Mapping[str, Any], *, file: str | None = None,
         config_file=Path(file) if file else None,
         delivery=parse_delivery(raw.get("delivery"), raw.get("alerts"), env=env, file=file),
         people=people,
+        web=parse_web(raw.get("web"), file, env),
     )
 
 

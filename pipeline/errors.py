@@ -20,7 +20,8 @@ the URL or file they are about: ``fetch: 429 too many requests (https://…)``.
         ├── StorageError         storage: the database refused or is locked
         │   └── CycleLocked      storage: another cycle holds the database
         ├── DigestError          digest: the digest could not be written
-        └── DeliveryError        deliver: a notification channel did not take a message
+        ├── DeliveryError        deliver: a notification channel did not take a message
+        └── WebError             web: the reading room cannot be served (port in use …)
 """
 
 from __future__ import annotations
@@ -127,3 +128,7 @@ class DeliveryError(StageError):
     ``url`` is the channel's redacted form, never its secrets."""
 
     stage = "deliver"
+
+
+class WebError(StageError):
+    stage = "web"

@@ -100,6 +100,7 @@ class Service:
         self.digesting = threading.Lock()      # one digest decision at a time
         self.failed_cycles = 0
         self.schedule = scheduler.create_schedule(settings, self.poll, self.scheduled_digest)
+        self.reading_room = None               # pipeline.web, when web.port is set
 
     @property
     def settings(self) -> Settings:
@@ -204,6 +205,9 @@ class Service:
             return self.shutdown()
         self.schedule.start()
         log.info("schedule: %s", scheduler.describe(self.schedule))
+        if self.settings.web.port is not None:  # the reading room; its imports only then
+            from pipeline import web
+            self.reading_room = web.start_in_service(lambda: self.settings, self.store)
         while not self.exiting.wait(1.0):
             pass
         return self.shutdown()
@@ -222,6 +226,8 @@ class Service:
             _kill_workers(self.pipeline)
             _flush_logs()
             os._exit(0)
+        if self.reading_room is not None:
+            self.reading_room.stop()
         self.pipeline.close()
         self.store.close()
         log.info("service: stopped")

@@ -18,6 +18,10 @@ from storage.queries import (all_items, digest_written, discovery_floor,
                              replace_alerts, save_feed_batch, save_feed_states, seen_urls,
                              earlier_reports, original_texts, reports_per_rule)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
+from storage.reading import (alert_rule_names, copies_of, ids_for_urls, item_by_id, item_by_url,
+                             items_by_ids, kept_counts_by_feed, kept_item_time,
+                             latest_digest_day, search_items, search_sources, story_items)
+from storage.search import SearchQuery, SearchTerm
 
 __all__ = [
     "Store", "open_store", "cycle_lock", "CycleLocked", "integrity_check",
@@ -34,4 +38,8 @@ __all__ += [
     "mark_sent", "newest_items", "prune_deliveries", "requeue_deliveries",
     "retry_failed_deliveries", "stored_items", "earlier_reports", "original_texts",
     "reports_per_rule",
+    # the reading room (storage/reading.py, storage/search.py)
+    "alert_rule_names", "copies_of", "ids_for_urls", "item_by_id", "item_by_url", "items_by_ids",
+    "kept_counts_by_feed", "kept_item_time", "latest_digest_day", "search_items",
+    "search_sources", "story_items", "SearchQuery", "SearchTerm",
 ]

@@ -15,6 +15,7 @@ from sqlmodel import select
 from pipeline.records import (Article, FeedState, ItemOutcome, RuleMatch,
                               StoredItem, TermHit)
 from storage.models import AlertRow, CycleRow, DigestRow, FeedRow, ItemRow
+from storage.search import index_saved
 from storage.store import Store
 
 _CHUNK = 500   # SQLite allows 32k bound parameters; keep IN lists well below
@@ -137,6 +138,8 @@ def _insert_outcomes(s, store: Store, outcomes: list[ItemOutcome]) -> int:
     if alert_rows:
         s.exec(insert(AlertRow).values(alert_rows)  # type: ignore[call-overload]
                .on_conflict_do_nothing(index_elements=["item_id", "rule"]))
+    # the search index, in the same transaction (storage/search.py)
+    index_saved(s.connection(), [{**r, "id": ids[r["url"]]} for r in rows if r["url"] in ids])
     return len(ids)
 
 

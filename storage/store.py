@@ -17,6 +17,7 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from pipeline.errors import CycleLocked, StorageError
 from storage import models  # noqa: F401  (registers the tables)
+from storage.migrate import migrate
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -73,6 +74,7 @@ def open_store(database_url: str) -> Store:
             raise StorageError(f"cannot use {url.get_backend_name()}: {exc}") from exc
     try:
         _create_tables(engine)
+        migrate(engine)
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot open {url.render_as_string(hide_password=True)}: "
                            f"{_describe(exc)}") from exc
