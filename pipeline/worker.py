@@ -26,10 +26,28 @@ import gc
 import os
 import threading
 
-import trafilatura  # noqa: F401  (imported for the workers)
 
-from pipeline import verdict  # noqa: F401  (imported for the workers)
-from pipeline.config import DedupeConfig, ExtractConfig
+def _exit_if_orphaned(parent: int, done: threading.Event) -> None:
+    """The forkserver serves its parent only once this preload is done, so a
+    parent killed mid-warm-up (SIGKILL, OOM: seconds on a busy machine) would
+    leave it warming up for nobody, holding the resource tracker with it."""
+    while not done.wait(0.2):
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+_warming = threading.Event()
+# the pool names the process it serves (it may be dead already, before this line runs)
+_parent = int(os.environ.get("NEWSWATCH_POOL_PARENT") or os.getppid())
+_watch = threading.Thread(target=_exit_if_orphaned, args=(_parent, _warming),
+                          daemon=True, name="newswatch-warm-up-watch")
+_watch.start()
+# started before the heavy imports below: they alone take seconds on a busy machine
+
+import trafilatura  # noqa: E402,F401  (imported for the workers)
+
+from pipeline import verdict  # noqa: E402,F401  (imported for the workers)
+from pipeline.config import DedupeConfig, ExtractConfig  # noqa: E402
 
 # Dates in forms htmldate's own parsers leave to dateparser (a month name
 # between day and year, with a weekday or time around them): dateparser then
@@ -75,19 +93,6 @@ def warm_up() -> None:
         pass
 
 
-def _exit_if_orphaned(parent: int, done: threading.Event) -> None:
-    """The forkserver serves its parent only once this preload is done, so a
-    parent killed mid-warm-up (SIGKILL, OOM: seconds on a busy machine) would
-    leave it warming up for nobody, holding the resource tracker with it."""
-    while not done.wait(0.2):
-        if os.getppid() != parent:
-            os._exit(0)
-
-
-_warming = threading.Event()
-_watch = threading.Thread(target=_exit_if_orphaned, args=(os.getppid(), _warming),
-                          daemon=True, name="newswatch-warm-up-watch")
-_watch.start()
 warm_up()
 # stopped before the forkserver forks anything: a worker inherits no thread
 _warming.set()

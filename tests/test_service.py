@@ -233,7 +233,7 @@ def test_sigterm_mid_cycle_exits_cleanly_with_work_committed(web, env, tmp_path,
     stored = list(storage.all_items(store))
     # the articles already downloading were finished and committed, whole
     assert sorted(i.url for i in stored) == sorted(i["link"] for i in items)
-    assert all(i.title and i.status in {"new", "duplicate", "off_topic", "failed"}
+    assert all(i.title and i.status in {"new", "update", "duplicate", "off_topic", "failed"}
                for i in stored)
     assert not [p for p in tmp_path.rglob("*.tmp")]
 

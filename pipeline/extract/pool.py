@@ -99,6 +99,9 @@ class ExtractionPool:
             # imports and one-time warm-up (dateparser's locales: 2-4 s) done once in the
             # forkserver, not in every worker: workers are recycled and forked from it
             ctx.set_forkserver_preload(self.preload)
+            # the forkserver inherits the environment: its preload can then tell
+            # that this process died while it was still warming up
+            os.environ["NEWSWATCH_POOL_PARENT"] = str(os.getpid())
             self._executor = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=ctx, initializer=_start_worker,
                 initargs=(os.getpid(),))
