@@ -120,10 +120,11 @@ def _schema(dialect: str) -> list[str]:
             "source TEXT NOT NULL, at TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS ix_search_docs_at ON search_docs (at)",
             "CREATE INDEX IF NOT EXISTS ix_search_docs_source ON search_docs (source, at)",
-            # contentless: the words are in items already; remove_diacritics 0
-            # because textnorm has already decided what a letter is
+            # contentless: the words are in items already. textnorm has decided
+            # what a letter is (no diacritics left) and what a word is (\w+, so
+            # "_" joins, as in the rules and the PostgreSQL tsvector)
             "CREATE VIRTUAL TABLE IF NOT EXISTS item_search USING fts5(title, body, "
-            "content='', tokenize='unicode61 remove_diacritics 0')"]
+            "content='', tokenize=\"unicode61 remove_diacritics 0 tokenchars '_'\")"]
 
 
 def _mark(conn: Connection) -> int:

@@ -208,3 +208,15 @@ def test_query_language_errors_are_reported():
     parsed = parse_query('{Sednaya} "human slaughterhouse" -football', VARIANTS)
     assert parsed.error is None and len(parsed.groups) == 2 and len(parsed.exclude) == 1
     assert parsed.expanded[0]["set"] == "Sednaya" and "صيدنايا" in parsed.expanded[0]["spellings"]
+
+
+def test_a_word_is_what_the_rules_call_a_word_on_both_engines(store):
+    """\\w+ as in textnorm: "_" joins (FTS5's tokenizer would split there unless told),
+    a possessive 's is dropped, an accent or a hamza changes nothing."""
+    fill(store, [("Files", "The file is named syria_prison_2013.", "BBC", 0, None),
+                 ("Syria's jails", "Saïdnaya's survivors spoke; إدلب", "Sky", 0, None)])
+    assert titles(store, "syria_prison_2013") == ["Files"]
+    assert titles(store, "prison") == []
+    assert titles(store, "syria") == ["Syria's jails"]
+    assert titles(store, "Saidnaya") == ["Syria's jails"]
+    assert titles(store, "ادلب") == ["Syria's jails"]
