@@ -9,12 +9,10 @@ import importlib.util
 import subprocess
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
-import pytest
 from conftest import ROOT, write_config
 from newsweb import page_around, rss
-from receivers import SMTPReceiver, WebhookReceiver
+from deliver_support import hooks, smtp  # noqa: F401  (the receivers as fixtures)
 
 import storage
 from pipeline import service as service_mod
@@ -29,20 +27,6 @@ SEDNAYA_REPORT = [
     "Lawyers who document enforced disappearance said the lists found so far were incomplete "
     "and urged families to register their missing relatives with the commission.",
 ]
-
-
-@pytest.fixture
-def smtp():
-    server = SMTPReceiver()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def hooks():
-    receiver = WebhookReceiver()
-    yield receiver
-    receiver.stop()
 
 
 def publish(web) -> str:

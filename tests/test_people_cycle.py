@@ -11,11 +11,10 @@ from datetime import datetime, timedelta, timezone
 
 import storage
 from conftest import write_config
+from cycle_support import run_in_process
 from newsweb import page_around, rss
 from pipeline import digest
 from pipeline.cli import main
-from pipeline.config import load_settings
-from pipeline.cycle import open_pipeline, run_cycle
 from pipeline.maintenance import export_entries, watchlist_reports
 
 WATCHED = [{"name": "Mazen al-Hamada", "also": ["مازن الحمادة"],
@@ -57,13 +56,7 @@ def test_a_report_naming_only_a_watched_person_is_kept_alerted_and_counted(web, 
                                                                             capsys):
     feed = _site(web)
     config = write_config(tmp_path, [{"name": "News", "url": feed}], people=WATCHED)
-    settings = load_settings(config, env=env)
-    store = storage.open_store(settings.database_url)
-    pipeline = open_pipeline(settings, store)
-    try:
-        summary = run_cycle(pipeline)
-    finally:
-        pipeline.close()
+    settings, store, summary = run_in_process(config, env)
 
     rows = _export(store)
     assert rows["funeral"]["status"] == "new" and rows["funeral"]["extraction"] == "page"

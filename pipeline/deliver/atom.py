@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-import os
 import re
-import tempfile
 import unicodedata
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,6 +22,7 @@ from feedgen.feed import FeedGenerator
 
 import storage
 from pipeline.deliver.messages import alert_view, text_dir
+from pipeline.digest.write import atomic_write
 from pipeline.errors import DeliveryError
 from pipeline.records import StoredItem
 
@@ -69,7 +68,9 @@ def write_feeds(settings, store: storage.Store) -> list[Path]:
         ident = "feed/all" if rule is None else f"feed/rule/{path.stem}"
         text = atom_feed(items, title=title, ident=ident, tz=settings.tz)
         try:
-            _atomic_write(path, text)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # 0644: a web server (or the reading room) must read it
+            atomic_write(path, text, mode=0o644)
         except OSError as exc:
             raise DeliveryError(f"atom: cannot write: {exc.strerror or exc}",
                                 url=str(path)) from exc
@@ -132,21 +133,3 @@ def _found(item: StoredItem) -> datetime:
 
 def _xml(text: str) -> str:
     return _NOT_XML.sub("", str(text or ""))
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)       # mkstemp makes 0600; a web server must read it
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -18,14 +18,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import quote, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from pipeline.digest.model import safe_url
 from pipeline.match.snippet import snippet
 from pipeline.records import StoredItem
-from pipeline.redact import redact_url
 
 GROUP_LIST_MAX = 40            # items listed in one grouped message; the rest are counted
 _MD_SPECIAL = set("\\`*_[]()#!|<>~&$")
@@ -60,7 +59,7 @@ def alert_view(item: StoredItem, tz: ZoneInfo) -> AlertView:
         keywords.update(dict.fromkeys(m.keywords))
     note = "article page unavailable; text is the feed's summary" \
         if item.extraction == "entry" else None
-    return AlertView(title=item.title or item.url, url=safe_link(item.url), source=item.source,
+    return AlertView(title=item.title or item.url, url=safe_url(item.url), source=item.source,
                      time=when.strftime("%Y-%m-%d %H:%M %Z"),
                      rules=tuple(m.rule for m in item.alerts), keywords=tuple(keywords),
                      snippet=tuple(_excerpt(item)), note=note)
@@ -74,19 +73,6 @@ def _excerpt(item: StoredItem) -> list[tuple[str, bool]]:
         if source and any(h.field == name for h in hits):
             return snippet(source, hits, field=name)
     return snippet(item.text or item.summary, ())
-
-
-def safe_link(url: str | None) -> str | None:
-    """An http(s) URL without credentials, or None (a feed can send javascript:)."""
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return quote(redact_url(urlunsplit(parts)), safe=":/?#[]@!$&'()*+,;=%~-._")
 
 
 def text_dir(text: str) -> str:

@@ -56,22 +56,28 @@ def write_digest(digest: Digest, out_dir: Path) -> list[Path]:
         newest = max([digest.day] + [p.stem for p in folder.glob("????-??-??.json")])
         for suffix, text in render(digest).items():
             path = folder / f"{digest.day}.{suffix}"
-            _atomic_write(path, text)
+            atomic_write(path, text)
             written.append(path)
             if digest.day == newest:
-                _atomic_write(folder / f"latest.{suffix}", text)
+                atomic_write(folder / f"latest.{suffix}", text)
     except OSError as exc:
         raise DigestError(f"cannot write: {exc.strerror or exc}", path=str(folder)) from exc
     return written
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
+    """Write ``path`` whole or not at all (a temporary file renamed over it), so
+    a reader never sees half a file; ``mode`` for files others must read (mkstemp
+    makes 0600)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         try:
