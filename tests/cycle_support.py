@@ -15,14 +15,19 @@ from pipeline.cycle import open_pipeline, run_cycle
 from pipeline.maintenance import export_entries
 
 
-def run_in_process(cfg: Path, env: dict):
-    settings = load_settings(cfg, env=env)
+def run_once(settings):
+    """One cycle on ``settings`` in this process: (its summary, the open store)."""
     store = storage.open_store(settings.database_url)
     pipeline = open_pipeline(settings, store)
     try:
-        summary = run_cycle(pipeline)
+        return run_cycle(pipeline), store
     finally:
         pipeline.close()
+
+
+def run_in_process(cfg: Path, env: dict):
+    settings = load_settings(cfg, env=env)
+    summary, store = run_once(settings)
     return settings, store, summary
 
 

@@ -10,6 +10,7 @@ import pytest
 import storage
 from storage_helpers import duplicate_url_count
 from conftest import write_config
+from cycle_support import run_once
 from newsweb import article_pages, page_around, rss, seed_text
 from pipeline import digest
 from pipeline.config import load_settings
@@ -32,7 +33,7 @@ def _seed_copy() -> str:
 
 
 def _syndicated_copy() -> str:
-    import gzip, json as j
+    import json as j
     from newsweb import FIXTURES
     gt = j.loads((FIXTURES / "articles" / "ground-truth.json").read_text())
     body = next(v["articleBody"] for k, v in gt.items() if k.startswith(PRISON))
@@ -68,15 +69,6 @@ def site(web):
     return web
 
 
-def _run(settings):
-    store = storage.open_store(settings.database_url)
-    pipeline = open_pipeline(settings, store)
-    try:
-        return run_cycle(pipeline), store
-    finally:
-        pipeline.close()
-
-
 def _export(store) -> dict[str, dict]:
     out = io.StringIO()
     export_entries(store, out)
@@ -87,7 +79,7 @@ def test_cycles_store_dedupe_alert_and_digest(site, env, tmp_path):
     feeds = [{"name": "World Desk", "url": site.url("/feeds/world.xml")},
              {"name": "Broken Feed", "url": site.url("/feeds/broken.xml")}]
     settings = load_settings(write_config(tmp_path, feeds), env=env)
-    summary, store = _run(settings)
+    summary, store = run_once(settings)
 
     rows = _export(store)
     assert rows["a/prison-guards"]["status"] == "new"
@@ -122,7 +114,7 @@ def test_cycles_store_dedupe_alert_and_digest(site, env, tmp_path):
     site.clear_log()
     feeds.append({"name": "Mirror", "url": site.url("/feeds/mirror.xml")})
     settings = load_settings(write_config(tmp_path, feeds), env=env)
-    summary2, store = _run(settings)
+    summary2, store = run_once(settings)
     world = site.requests_to("/feeds/world.xml")
     assert [(r.status, r.conditional) for r in world] == [(304, True)]
     assert site.requests_to("/a/") == []
@@ -134,7 +126,7 @@ def test_cycles_store_dedupe_alert_and_digest(site, env, tmp_path):
 
     # third cycle: nothing new anywhere, nothing downloaded, nothing stored twice
     site.clear_log()
-    summary3, store = _run(settings)
+    summary3, store = run_once(settings)
     assert site.requests_to("/a/") == [] and site.requests_to("/b/") == []
     assert summary3.new == summary3.duplicates == 0
     assert duplicate_url_count(store) == 0

@@ -30,10 +30,10 @@ import pytest
 
 import storage
 from conftest import TEST_ALERTS, TEST_TOPIC, write_config
+from cycle_support import run_once
 from newsweb import page_around, rss
 from pipeline import digest
 from pipeline.config import DedupeConfig, load_settings
-from pipeline.cycle import open_pipeline, run_cycle
 from pipeline.dedupe import Fingerprint, StoryIndex, fingerprint
 from pipeline.dedupe.stories import title_words
 from pipeline.feeds import parse_feed
@@ -54,15 +54,6 @@ PARAGRAPHS = [
     "Lawyers for the families said the records found so far named guards, interrogators and "
     "the dates on which prisoners were moved between branches of the security services.",
 ]
-
-
-def _run(settings):
-    store = storage.open_store(settings.database_url)
-    pipeline = open_pipeline(settings, store)
-    try:
-        return run_cycle(pipeline), store
-    finally:
-        pipeline.close()
 
 
 def _rows(env: dict, sql: str) -> list[tuple]:
@@ -111,7 +102,7 @@ def test_controls_and_escapes_never_stored_and_invisible_joiners_never_break_a_m
     ]), content_type="application/rss+xml")
     settings = load_settings(write_config(tmp_path, [
         {"name": "Hostile", "url": web.url("/feeds/hostile.xml")}]), env=env)
-    summary, store = _run(settings)
+    summary, store = run_once(settings)
 
     assert summary.feeds_failed == 0 and summary.new == 4, summary.line()
     texts = _stored_texts(env)
@@ -188,7 +179,7 @@ def test_dates_outside_1990_to_tomorrow_are_unknown_and_crash_nothing(web, env, 
     for zone in ("Pacific/Kiritimati", "Etc/GMT+12"):
         settings = load_settings(write_config(tmp_path, [
             {"name": "Dated", "url": web.url("/feeds/dated.xml")}], timezone=zone), env=env)
-        summary, store = _run(settings)
+        summary, store = run_once(settings)
         assert _rows(env, "SELECT count(*) FROM items WHERE published IS NOT NULL") == [(0,)]
         assert "Prison report 0" in _digest_now(settings, store)["md"]
 
@@ -222,7 +213,7 @@ def test_a_huge_title_page_and_term_repetition_are_stored_bounded(web, env, tmp_
     web.add("/feeds/big.xml", body, content_type="application/rss+xml")
     settings = load_settings(write_config(tmp_path, [
         {"name": "Big", "url": web.url("/feeds/big.xml")}]), env=env)
-    summary, store = _run(settings)
+    summary, store = run_once(settings)
 
     assert summary.new == 2 and summary.feeds_failed == 0, summary.line()
     items = _rows(env, "SELECT length(title), length(summary), length(text) FROM items")
@@ -278,7 +269,7 @@ def test_stored_fingerprints_of_an_older_format_or_garbage_never_break_a_cycle(
     storage.save_feed_batch(store, FeedState(url="https://old.example/feed"), stored)
 
     with caplog.at_level(logging.INFO, logger="newswatch"):
-        summary, store = _run(settings)
+        summary, store = run_once(settings)
     assert summary.new == 1 and summary.failed == 0, summary.line()
     lines = [r.getMessage() for r in caplog.records if "older format" in r.getMessage()]
     assert len(lines) == 1 and lines[0].startswith("dedupe: 4 stored fingerprints"), lines

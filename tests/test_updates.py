@@ -6,12 +6,11 @@ the digest shows the update with only its new sentences."""
 import io
 import json
 
-import storage
 from conftest import write_config
+from cycle_support import run_once
 from newsweb import page_around, rss, seed_text
 from pipeline import digest
 from pipeline.config import load_settings
-from pipeline.cycle import open_pipeline, run_cycle
 from pipeline.maintenance import export_entries
 
 FURNITURE = {"Syria latest as Assad flees to Moscow", "Read more:", "From eye doctor to dictator",
@@ -24,15 +23,6 @@ ADDED = ["Raed al-Saleh, the head of the White Helmets, told Al Jazeera rescuers
 
 def _seed_lines() -> list[str]:
     return [line for line in seed_text().splitlines() if line.strip() and line not in FURNITURE]
-
-
-def _cycle(settings):
-    store = storage.open_store(settings.database_url)
-    pipeline = open_pipeline(settings, store)
-    try:
-        return run_cycle(pipeline), store
-    finally:
-        pipeline.close()
 
 
 def test_a_near_copy_adding_sentences_is_an_update_and_a_pure_copy_a_duplicate(web, tmp_path, env):
@@ -50,14 +40,14 @@ def test_a_near_copy_adding_sentences_is_an_update_and_a_pure_copy_a_duplicate(w
         {"title": "Bodies found at Sednaya", "link": web.base + "/b/update-copy"},
     ]), content_type="application/rss+xml")
     cfg = write_config(tmp_path, [{"name": "A", "url": web.base + "/feeds/a.xml"}])
-    summary, store = _cycle(load_settings(cfg, env=env))
+    summary, store = run_once(load_settings(cfg, env=env))
     assert (summary.updates, summary.duplicates, summary.new) == (1, 1, 0)
     assert "1 updates" in summary.line()
 
     cfg = write_config(tmp_path, [{"name": "A", "url": web.base + "/feeds/a.xml"},
                                   {"name": "B", "url": web.base + "/feeds/b.xml"}])
     settings = load_settings(cfg, env=env)
-    summary, store = _cycle(settings)          # a new process: the archive is read back
+    summary, store = run_once(settings)          # a new process: the archive is read back
     assert (summary.updates, summary.duplicates) == (0, 1)
 
     out = io.StringIO()
