@@ -23,10 +23,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import storage
-from pipeline import dedupe, feeds, novelty, pending
+from pipeline import dedupe, feeds, feedstate, novelty, pending
 from pipeline.archive import Archive
 from pipeline.config import FeedSpec, Settings
-from pipeline.errors import FeedError, FetchError, HTTPStatusError, StorageError
+from pipeline.errors import FeedError, FetchError, StorageError
 from pipeline.extract import ExtractionPool
 from pipeline.fetch import Fetcher
 from pipeline.guards import STOP_GRACE, Grace, as_stage_error, discovery_time
@@ -107,13 +107,8 @@ class _Cycle:
         states = storage.feed_states(self.p.store)
         queued = storage.due_pending_articles(self.p.store, self.now,
                                               self.cfg.network.max_new_articles_per_feed)
-        due = []
-        for feed in self.cfg.feeds:
-            state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)
-            if state.next_poll_at and state.next_poll_at > self.now:
-                self.summary.feeds_skipped += 1
-            else:
-                due.append((feed, state, queued.pop(feed.url, [])))
+        due, self.summary.feeds_skipped = feedstate.due_feeds(self.cfg.feeds, states, self.now)
+        due = [(feed, state, queued.pop(feed.url, [])) for feed, state in due]
         self.grace = Grace(self.stop)
         self.unchanged: list[FeedState] = []    # feeds that answered 304
         watcher = asyncio.create_task(self.grace.watch())
@@ -327,36 +322,18 @@ class _Cycle:
                            fetched_at=self.now, **kw)
 
     def _succeeded(self, feed: FeedSpec, state: FeedState, etag, last_modified) -> FeedState:
-        return replace(state, name=feed.name, etag=etag, last_modified=last_modified,
-                       consecutive_failures=0, last_error=None, failing_since=None,
-                       last_success_at=self.now, next_poll_at=None)
+        return feedstate.after_success(feed, state, self.now, etag, last_modified)
 
     def _failed(self, feed: FeedSpec, state: FeedState, exc: Exception) -> None:
         self.summary.feeds_failed += 1
         self.summary.errors.append(str(exc))
-        failures = state.consecutive_failures + 1
-        log.warning("%s (feed %s, failure %d)", exc, feed.name, failures)
+        new_state = feedstate.after_failure(feed, state, self.now, exc, self.cfg.network)
+        log.warning("%s (feed %s, failure %d)", exc, feed.name, new_state.consecutive_failures)
         try:
-            self._save(replace(state, name=feed.name, consecutive_failures=failures,
-                               last_error=str(exc)[:500],
-                               failing_since=state.failing_since or self.now,
-                               next_poll_at=self._next_poll(failures, exc)))
+            self._save(new_state)
         except StorageError as err:   # counted and logged all the same; the cycle goes on
             log.error("%s (the failure of feed %s could not be recorded)", err, feed.name)
         self.progress(self.summary)
-
-    def _next_poll(self, failures: int, exc: Exception) -> datetime | None:
-        """Exponential backoff: a dead feed is polled less and less (up to
-        backoff_max); the first failure just waits for the next cycle. A
-        server's Retry-After is honoured."""
-        net = self.cfg.network
-        retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-        if failures == 1 and not retry_after:
-            return None
-        wait = min(net.backoff_base * 2 ** (failures - 2), net.backoff_max)
-        if retry_after:
-            wait = max(wait, min(retry_after, net.backoff_max))
-        return self.now + timedelta(seconds=wait)
 
     def _save(self, state: FeedState | None, batch: FeedBatch | None = None) -> None:
         batch = batch or FeedBatch()

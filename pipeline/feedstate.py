@@ -1,0 +1,64 @@
+"""What is remembered about a feed between cycles, and when it is polled next.
+
+The cycle asks three things here and nothing else: which configured feeds
+are due now (:func:`due_feeds`), the state after a poll that worked
+(:func:`after_success`) and after one that failed (:func:`after_failure`).
+Each is a pure function of the old state, the time and the config, so the
+rules for *when* a feed is polled live in one place and are tested without
+a network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Iterable, Mapping
+
+from pipeline.config import FeedSpec, NetworkConfig
+from pipeline.errors import HTTPStatusError
+from pipeline.records import FeedState
+
+
+def due_feeds(feeds: Iterable[FeedSpec], states: Mapping[str, FeedState], now: datetime
+              ) -> tuple[list[tuple[FeedSpec, FeedState]], int]:
+    """The configured feeds to poll at ``now`` with their states, and how many
+    are skipped (waiting for their next poll: backoff, or their own pace)."""
+    due, skipped = [], 0
+    for feed in feeds:
+        state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)
+        if state.next_poll_at and state.next_poll_at > now:
+            skipped += 1
+        else:
+            due.append((feed, state))
+    return due, skipped
+
+
+def after_success(feed: FeedSpec, state: FeedState, now: datetime, etag: str | None,
+                  last_modified: str | None) -> FeedState:
+    """The poll worked: the run of failures ends, the validators are kept."""
+    return replace(state, name=feed.name, etag=etag, last_modified=last_modified,
+                   consecutive_failures=0, last_error=None, failing_since=None,
+                   last_success_at=now, next_poll_at=None)
+
+
+def after_failure(feed: FeedSpec, state: FeedState, now: datetime, exc: Exception,
+                  network: NetworkConfig) -> FeedState:
+    """The poll failed: one more failure, and the feed waits (see :func:`retry_wait`)."""
+    failures = state.consecutive_failures + 1
+    wait = retry_wait(failures, exc, network)
+    return replace(state, name=feed.name, consecutive_failures=failures,
+                   last_error=str(exc)[:500], failing_since=state.failing_since or now,
+                   next_poll_at=now + wait if wait else None)
+
+
+def retry_wait(failures: int, exc: Exception, network: NetworkConfig) -> timedelta | None:
+    """Exponential backoff: a dead feed is polled less and less (up to
+    backoff_max); the first failure just waits for the next cycle. A
+    server's Retry-After is honoured."""
+    retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+    if failures == 1 and not retry_after:
+        return None
+    wait = min(network.backoff_base * 2 ** (failures - 2), network.backoff_max)
+    if retry_after:
+        wait = max(wait, min(retry_after, network.backoff_max))
+    return timedelta(seconds=wait)
