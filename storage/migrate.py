@@ -18,7 +18,12 @@ _INDEXES = {"items": {"ix_items_story_key": "story_key",
             "alerts": {"ix_alerts_rule": "rule, item_id"}}
 
 
+# columns added to existing tables since wave 1: (table, column, SQL type and default)
+_COLUMNS: list[tuple[str, str, str]] = []
+
+
 def migrate(engine: Engine) -> None:
+    _add_columns(engine)
     _add_indexes(engine)
     ensure_search_index(engine)
 
@@ -32,3 +37,15 @@ def _add_indexes(engine: Engine) -> None:
         with engine.begin() as conn:
             for table, name, columns in missing:
                 conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})"))
+
+
+def _add_columns(engine: Engine) -> None:
+    inspector = inspect(engine)
+    tables = set(inspector.get_table_names())
+    missing = [(table, column, ddl) for table, column, ddl in _COLUMNS
+               if table in tables
+               and column not in {c["name"] for c in inspector.get_columns(table)}]
+    if missing:
+        with engine.begin() as conn:
+            for table, column, ddl in missing:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {ddl}"))
