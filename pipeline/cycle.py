@@ -30,6 +30,7 @@ from pipeline.errors import FeedError, FetchError, StorageError
 from pipeline.extract import ExtractionPool
 from pipeline.fetch import Fetcher
 from pipeline.guards import STOP_GRACE, Grace, as_stage_error, discovery_time
+from pipeline.links import Links, canonical_url
 from pipeline.pages import Pages
 from pipeline.pending import FeedBatch, Retry
 from pipeline.records import (CycleSummary, FeedEntry, FeedState, FetchResult, ItemOutcome,
@@ -116,6 +117,8 @@ class _Cycle:
             async with Fetcher(self.cfg.network) as fetcher:
                 self.fetcher = fetcher
                 self.pages = Pages(self.cfg, self.p.pool, fetcher, self.grace, self.summary)
+                self.links = Links(self.cfg.google_news, self.cfg.network.max_new_articles_per_feed,
+                                   self.p.store, fetcher, self.grace, self.now)
                 # the pages still pending of feeds not polled now (in backoff, or
                 # gone from the config) are fetched all the same
                 await asyncio.gather(*(self.poll_feed(f, s, q) for f, s, q in due),
@@ -163,6 +166,9 @@ class _Cycle:
                 # saved with the other 304s at the end of the cycle, in one transaction
                 self.unchanged.append(self._succeeded(feed, state, *validators))
                 return
+        entries, waiting = await self.links.resolve(entries)   # Google News links
+        if waiting:      # no validators kept: the next poll lists the waiting ones again
+            validators = (None, None)
         batch = await self.entries(entries, queued)
         new_state = self._succeeded(feed, state, *validators) if batch.complete else state
         self._save(new_state, batch)
@@ -227,24 +233,16 @@ class _Cycle:
         entries = list({e.link: e for e in entries}.values())
         self.summary.entries_seen += len(entries)
         # a thread: canonical URLs of 20,000 links are seconds of CPU
-        canon = await asyncio.to_thread(lambda: {e.link: dedupe.canonical_url(e.link)
+        canon = await asyncio.to_thread(lambda: {e.link: canonical_url(e.link)
                                                  for e in entries})
         urls = [*canon, *canon.values()]
         # pending first, then seen: an entry decided in between is in one or the other
         waiting = storage.pending_entry_urls(self.p.store, urls)
         seen = storage.seen_urls(self.p.store, urls)
         fresh = [e for e in entries if e.link not in seen and e.link not in waiting]
-        known = storage.original_for_canonical(self.p.store, [canon[e.link] for e in fresh])
-        batch, candidates = FeedBatch(), []
-        for e in fresh:
-            original = (known.get(canon[e.link]) or self.claimed.get(canon[e.link])
-                        or waiting.get(canon[e.link]))
-            if original:
-                batch.outcomes.append(self._outcome(e, canon[e.link], "duplicate",
-                                                    duplicate_of=original))
-            else:
-                self.claimed[canon[e.link]] = e.link
-                candidates.append(PendingArticle(e, canon[e.link], 0, self.now))
+        batch = FeedBatch()
+        batch.sources += self.links.also_carried(entries, {**waiting, **dict.fromkeys(seen)})
+        candidates = self._claimed(fresh, canon, waiting, batch)
         for p in queued:
             self.claimed.setdefault(p.canonical_url, p.entry.link)
         to_fetch, later = pending.within_cap(candidates, list(queued),
@@ -258,6 +256,26 @@ class _Cycle:
         for p, page in zip(to_fetch, pages):
             self._decided(p, page, batch, was_pending=p.entry.link in queued_links)
         return batch
+
+    def _claimed(self, fresh: list[FeedEntry], canon: dict[str, str], waiting: dict[str, str],
+                 batch: FeedBatch) -> list[PendingArticle]:
+        """The entries whose page this cycle fetches (claimed, for all feeds); a
+        copy of a URL already stored or claimed is a duplicate, and its feed one
+        more source of the original (the same URL twice is one item)."""
+        known = storage.original_for_canonical(self.p.store, [canon[e.link] for e in fresh])
+        candidates = []
+        for e in fresh:
+            original = (known.get(canon[e.link]) or self.claimed.get(canon[e.link])
+                        or waiting.get(canon[e.link]))
+            if original:
+                batch.sources.append((original, e.feed_url, e.feed_name))
+                if original != e.link:      # the same URL is no second row
+                    batch.outcomes.append(self._outcome(e, canon[e.link], "duplicate",
+                                                        duplicate_of=original))
+            else:
+                self.claimed[canon[e.link]] = e.link
+                candidates.append(PendingArticle(e, canon[e.link], 0, self.now))
+        return candidates
 
     def _decided(self, p: PendingArticle, page, batch: FeedBatch, was_pending: bool) -> None:
         if page is None:          # stopped before it finished: a later cycle does it
@@ -338,8 +356,8 @@ class _Cycle:
     def _save(self, state: FeedState | None, batch: FeedBatch | None = None) -> None:
         batch = batch or FeedBatch()
         if state is not None and not batch.pending and not batch.done:
-            storage.save_feed_batch(self.p.store, state, batch.outcomes)
+            storage.save_feed_batch(self.p.store, state, batch.outcomes, batch.sources)
         else:
             storage.save_feed_batch_with_pending(self.p.store, state, batch.outcomes,
-                                                 batch.pending, batch.done)
+                                                 batch.pending, batch.done, batch.sources)
 

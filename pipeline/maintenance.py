@@ -26,7 +26,7 @@ def export_entries(store: storage.Store, out: IO[str]) -> int:
 
 def _export_record(item: StoredItem) -> dict:
     return {"url": item.url, "canonical_url": item.canonical_url, "title": item.title,
-            "source": item.source, "status": item.status, "duplicate_of": item.duplicate_of,
+            "source": item.source, "also_in": list(item.also_in), "status": item.status, "duplicate_of": item.duplicate_of,
             "alerts": [m.rule for m in item.alerts],
             "published": item.published.isoformat() if item.published else None,
             "fetched_at": item.fetched_at.isoformat(), "story": item.story_key,

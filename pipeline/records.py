@@ -39,6 +39,8 @@ class FeedEntry:
     summary: str = ""             # plain text (markup removed)
     published: datetime | None = None   # timezone-aware UTC
     guid: str = ""
+    source_url: str = ""          # the publisher's site, from RSS <source url="...">
+    source_title: str = ""        # its name, from the same element
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ class StoredItem:
     story_key: str | None = None
     error: str | None = None
     alerts: tuple[RuleMatch, ...] = ()
+    also_in: tuple[str, ...] = ()     # names of the other feeds that carried its URL
 
 
 @dataclass(frozen=True)
@@ -236,3 +239,14 @@ class ChannelState:
     failing_since: datetime | None = None   # set once it failed max_attempts times in a row
     last_attempt_at: datetime | None = None
     last_success_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LinkAlias:
+    """What a link that stands for another (a Google News article id) led to."""
+
+    alias: str                    # the id's path: /rss/articles/<id>
+    url: str | None               # the publisher's URL, or the stand-in; None while failing
+    status: str                   # "resolved", "stand_in" or "failing"
+    attempts: int = 0             # cycles that tried and failed
+    last_error: str | None = None

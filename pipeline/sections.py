@@ -119,3 +119,19 @@ class BriefingConfig:
                                       above=0, high=1)
     max_new_sentences: int = key(5, "'New in this report' lines shown per report", low=0,
                                  high=100)
+
+
+@dataclass(frozen=True)
+class GoogleNewsConfig:
+    """How Google News article links (``news.google.com/rss/articles/<id>``) are
+    turned into the publisher's URL (pipeline.links). Old-style ids are read with
+    no request; new ones cost two requests each (the article page, then
+    batchexecute), so they are capped per cycle and remembered for good."""
+
+    max_resolutions_per_cycle: int = key(30, "new-style Google News links resolved per "
+                                         "cycle (two requests each); the rest wait",
+                                         low=0, high=10_000)
+    base_url: str = key("https://news.google.com", "where those requests go (a test "
+                        "server, or a mirror)", kind="header")
+    max_attempts: int = key(3, "cycles that try a link before its feed's source link "
+                            "stands in for it", low=1, high=100)

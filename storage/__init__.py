@@ -12,6 +12,7 @@ from storage.outbox import (alerted_items_since, channel_states, claim_deliverie
 from storage.pending import (count_pending_articles, due_pending_articles, pending_entry_urls,
                              save_feed_batch_with_pending)
 from storage.digests import digest_inputs
+from storage.links import carried_by_other_feeds, link_aliases, save_link_aliases
 from storage.queries import (all_items, digest_written, discovery_floor,
                              failing_feeds, feed_states, fingerprints, items_between, last_cycle,
                              original_for_canonical, record_cycle, record_digest,
@@ -31,6 +32,7 @@ __all__ = [
     "seen_urls",
     "count_pending_articles", "due_pending_articles", "pending_entry_urls",
     "save_feed_batch_with_pending",
+    "carried_by_other_feeds", "link_aliases", "save_link_aliases",
 ]
 __all__ += [
     "alerted_items_since", "channel_states", "claim_deliveries", "deliveries", "delivery_counts",

@@ -26,6 +26,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from pipeline.errors import FeedError
+from pipeline.feeds.googlenews import entry_source
 from pipeline.redact import redact_url
 from pipeline.records import FeedEntry
 from pipeline.sanitize import (cap_text, clean_external_text, clean_line,
@@ -121,9 +122,11 @@ def _entry(raw, feed_name: str, feed_url: str, base: str, limits: _Limits
         # a title-less entry (allowed in RSS) is named by its summary's start
         title = (summary[:90] + "…") if len(summary) > 90 else summary
     guid = clean_line(str(raw.get("id", "") or "")[:2000])[:500]
+    source_url, source_title = entry_source(raw)     # how Google News names the publisher
     return FeedEntry(feed_name=feed_name, feed_url=feed_url, link=link,
                      title=title or link, summary=summary,
-                     published=_published(raw, limits.now), guid=guid), ""
+                     published=_published(raw, limits.now), guid=guid,
+                     source_url=source_url, source_title=clean_line(source_title)), ""
 
 
 def _link(raw, feed_url: str) -> tuple[str | None, str]:
