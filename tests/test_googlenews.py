@@ -22,6 +22,7 @@ from pipeline.errors import FetchError
 from pipeline.feeds import googlenews, parse_feed
 from pipeline.fetch import Fetcher
 from pipeline.guards import Grace
+from pipeline.web import views
 from pipeline.links import Links
 
 FIXTURES = Path(__file__).parent / "fixtures" / "googlenews"
@@ -219,6 +220,8 @@ def test_one_article_through_two_feeds_is_one_item_with_both_sources(gnews, env,
     md = write_digest_now(settings, store)["md"]
     assert md.count("**[Sednaya survivors speak, report 1]") == 1     # one report
     assert "3 outlets: Publisher, Aggregator, Google News" in md
+    page = views.story_page(settings, store, storage.item_by_url(store, shared).id)
+    assert page["reports"][0]["source"] == "Publisher, Aggregator, Google News"
     assert "Publisher, Aggregator, Google News" in md or "Publisher, Google News, Aggregator" in md
 
 

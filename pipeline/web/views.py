@@ -88,7 +88,8 @@ def story_page(settings: Settings, store: storage.Store, item_id: int) -> dict |
 
 
 def _row(item: StoredItem, settings: Settings) -> dict:
-    return {"id": item.id, "title": item.title or item.url, "source": item.source,
+    return {"id": item.id, "title": item.title or item.url,
+            "source": ", ".join((item.source, *item.also_in)),     # every feed that carried it
             "when": item_time(item, settings), "url": briefing.safe_url(item.url),
             "status": item.status}
 
