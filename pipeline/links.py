@@ -91,6 +91,7 @@ class Links:
         self.budget = cfg.max_resolutions_per_cycle
         self.hosts = GOOGLE_HOSTS | {urlsplit(cfg.base_url).hostname or ""}
         self.stats = LinkStats()
+        self.learnt: dict[str, LinkAlias] = {}   # this cycle's, for the feeds polled later
 
     def article_of(self, link: str) -> str | None:
         """The Google News id ``link`` names, or None when it is no such link."""
@@ -104,6 +105,7 @@ class Links:
             return entries, False
         known = storage.link_aliases(self.store, {googlenews.alias_key(a)
                                                   for a in ids.values() if a})
+        known.update(self.learnt)    # two Google feeds often list the same article
         learnt: dict[str, LinkAlias] = {}
         out, asks = [], []
         for e in entries:
@@ -121,6 +123,7 @@ class Links:
                 asks.append((e, article))
         out += await self._asked(asks, known, learnt)
         storage.save_link_aliases(self.store, learnt.values(), self.now)
+        self.learnt.update(learnt)
         waiting = len(out) < len(entries)
         self.stats.waiting += len(entries) - len(out)
         return out, waiting

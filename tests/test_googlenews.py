@@ -23,6 +23,7 @@ from pipeline.feeds import googlenews, parse_feed
 from pipeline.fetch import Fetcher
 from pipeline.guards import Grace
 from pipeline.web import views
+from test_postgres import postgres_url  # noqa: F401  (the throw-away cluster)
 from pipeline.links import Links
 
 FIXTURES = Path(__file__).parent / "fixtures" / "googlenews"
@@ -156,25 +157,27 @@ def test_resolutions_are_capped_per_cycle_and_the_rest_wait(gnews, env, tmp_path
 
 def test_a_link_that_cannot_be_resolved_shows_the_publisher_and_says_so(gnews, env, tmp_path):
     srv, gn = gnews
-    article = gn.new_id(_publish(srv, 1))
-    gn.broken.add(article)
+    article, nameless = gn.new_id(_publish(srv, 1)), gn.new_id(_publish(srv, 2))
+    gn.broken |= {article, nameless}
     srv.static("/home", b"<html>the publisher's home page</html>", "text/html")
     srv.static("/gn.xml", google_feed([("Sednaya prison families wait", gn.link(article),
-                                        srv.url("/home"), "Example Wire")]),
+                                        srv.url("/home"), "Example Wire"),
+                                       ("Syria prison report", gn.link(nameless), "", "Anon")]),
                "application/rss+xml")
     settings = _settings(tmp_path, env, srv, [{"name": "GN", "url": srv.url("/gn.xml")}],
                          max_attempts=2)
     _, store = run_once(settings)
-    assert export_rows(store) == [] and gn.srv.hits["/_/DotsSplashUi/data/batchexecute"] == 1
+    assert export_rows(store) == [] and gn.srv.hits["/_/DotsSplashUi/data/batchexecute"] == 2
     _, store = run_once(settings)                   # the second try fails too: stand-in
-    [row] = export_rows(store)
+    row, other = sorted(export_rows(store), key=lambda r: r["url"])
     assert row["url"].startswith(srv.url("/home") + "#") and row["extraction"] == "entry"
+    assert other["url"].startswith("urn:newswatch:publisher-unknown#")   # no link to show
     assert srv.hits["/home"] == 0                   # the stand-in is never fetched
     pages = write_digest_now(settings, store)
-    for text in (*pages.values(), str(row)):
+    for text in (*pages.values(), str(row), str(other)):
         assert "/rss/articles/" not in text and "news.google.com" not in text
     assert "google news: the link could not be decoded" in pages["md"]
-    assert srv.url("/home") in pages["md"]
+    assert srv.url("/home") in pages["md"] and 'href="urn:' not in pages["html"]
     srv.reset_counts()
     run_once(settings)                              # remembered: no third try
     assert gn.requests_to_google() == 0
@@ -267,3 +270,22 @@ def test_fetch_client_posts_a_form(gnews):
 
     with pytest.raises(FetchError):
         asyncio.run(refused())
+
+
+def test_aliases_and_sources_on_postgres(postgres_url, gnews, tmp_path):
+    srv, gn = gnews
+    shared = _publish(srv, 5)
+    srv.static("/a.xml", plain_feed([("Sednaya report 5", shared)]), "application/rss+xml")
+    srv.static("/gn.xml", google_feed([("Sednaya report 5", gn.link(gn.new_id(shared)), "",
+                                        "Pub")]), "application/rss+xml")
+    env = {"DATABASE_URL": postgres_url, "NEWSWATCH_OUTPUT_DIR": str(tmp_path / "out")}
+    feeds = [{"name": "A", "url": srv.url("/a.xml")}, {"name": "GN", "url": srv.url("/gn.xml")}]
+    for _ in range(2):
+        _, store = run_once(_settings(tmp_path, env, srv, feeds))
+    assert store.engine.dialect.name == "postgresql"
+    [row] = [r for r in export_rows(store) if r["url"] == shared]
+    assert sorted([row["source"], *row["also_in"]]) == ["A", "GN"] and gn.resolutions == 1
+    alias = next(iter(storage.link_aliases(store, [
+        googlenews.alias_key(a) for a in gn.targets]).values()))
+    storage.save_link_aliases(store, [dataclasses.replace(alias, attempts=2)])   # an upsert
+    assert storage.link_aliases(store, [alias.alias])[alias.alias].attempts == 2
