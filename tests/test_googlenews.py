@@ -289,3 +289,20 @@ def test_aliases_and_sources_on_postgres(postgres_url, gnews, tmp_path):
         googlenews.alias_key(a) for a in gn.targets]).values()))
     storage.save_link_aliases(store, [dataclasses.replace(alias, attempts=2)])   # an upsert
     assert storage.link_aliases(store, [alias.alias])[alias.alias].attempts == 2
+
+
+def test_a_decoded_url_is_checked_like_any_link_from_outside(gnews, env, tmp_path):
+    srv, gn = gnews
+    inside = _publish(srv, 6)              # on loopback: refused unless the config allows it
+    srv.static("/gn.xml", google_feed([
+        ("Sednaya report 6", f"https://news.google.com/rss/articles/{old_id(inside)}", "", "P"),
+        ("Sednaya report 7", gn.link(gn.new_id(_publish(srv, 8))), "",
+         "P")]), "application/rss+xml")
+    cfg = write_config(tmp_path, [{"name": "GN", "url": srv.url("/gn.xml")}],
+                       network={"allow_private_addresses": False},
+                       google_news={"base_url": srv.url("")})   # the config's own: trusted
+    _, store = run_once(load_settings(cfg, env=env))
+    rows = export_rows(store)
+    assert gn.resolutions == 1 and len(rows) == 2
+    assert all(r["status"] == "failed" and "refused" in r["error"] for r in rows)
+    assert srv.hits["/pub/story-6.html"] == srv.hits["/pub/story-8.html"] == 0
