@@ -42,8 +42,8 @@ from pipeline.sections import GoogleNewsConfig
 log = logging.getLogger("newswatch.links")
 GOOGLE_HOSTS = frozenset({"news.google.com"})
 _STAND_IN = "newswatch-gnews-"
-STAND_IN_NOTE = ("google news: the link could not be decoded ({error}); the publisher's "
-                 "site named by the feed stands in, and the text is the feed's summary")
+STAND_IN_NOTE = ("google news: the link could not be decoded; the publisher's site named "
+                 "by the feed stands in, and the text is the feed's summary")
 
 
 @dataclass
@@ -64,7 +64,7 @@ def stand_in_reason(link: str) -> str | None:
     fragment = urlsplit(link).fragment
     if not fragment.startswith(_STAND_IN):
         return None
-    return STAND_IN_NOTE.format(error="tried and failed")
+    return STAND_IN_NOTE
 
 
 def canonical_url(link: str) -> str:
@@ -185,13 +185,15 @@ class Links:
 
     async def _batchexecute(self, article: str) -> str | None:
         base = self.cfg.base_url.rstrip("/")
-        page = await self._fetch(f"{base}{googlenews.ARTICLE_PAGE.format(id=article)}")
+        page_url = f"{base}{googlenews.ARTICLE_PAGE.format(id=article)}"
+        page = await self._fetch(page_url)
         if page is None:
             return None
-        sig, ts = googlenews.decoding_params(page)
-        answer = await self._fetch(f"{base}{googlenews.BATCH_PATH}",
-                                   googlenews.batch_form(article, ts, sig))
-        return None if answer is None else googlenews.url_from_batch(answer)
+        sig, ts = googlenews.decoding_params(page, redact_url(page_url))
+        batch_url = f"{base}{googlenews.BATCH_PATH}"
+        answer = await self._fetch(batch_url, googlenews.batch_form(article, ts, sig))
+        return None if answer is None else googlenews.url_from_batch(answer,
+                                                                     redact_url(batch_url))
 
     async def _fetch(self, url: str, form: bytes | None = None) -> bytes | None:
         self.stats.requests += 1

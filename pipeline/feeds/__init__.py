@@ -1,7 +1,9 @@
 """The feeds stage: a feed's bytes in, its entries out (``FeedEntry`` records).
 
 ``parse`` reads RSS, Atom and RDF with feedparser (the broken ones too) and finds
-the feed links an HTML page advertises. May import ``pipeline.errors``, ``records``,
+the feed links an HTML page advertises; ``googlenews`` reads Google News article
+ids (the publisher's URL inside old ones) and the batchexecute exchange that resolves
+new ones, with no I/O of its own (``pipeline.links`` does the requests). May import ``pipeline.errors``, ``records``,
 ``redact``, ``sanitize``, ``textnorm``; never another stage.
 """
 

@@ -24,6 +24,8 @@ from urllib.parse import urlencode, urlsplit
 
 from lxml import html as lxml_html
 
+from pipeline.errors import FeedError
+
 # the paths that name an article id, whatever host serves them
 _ARTICLE_PATH = re.compile(r"^/(?:rss/articles|articles|read)/([A-Za-z0-9_-]{8,})/?$")
 _PREFIX = b"\x08\x13\x22"            # field 1 = 19, then field 4 (the URL), length-prefixed
@@ -32,7 +34,7 @@ BATCH_PATH = "/_/DotsSplashUi/data/batchexecute"
 ARTICLE_PAGE = "/rss/articles/{id}"
 
 
-class GoogleNewsError(ValueError):
+class GoogleNewsError(FeedError):
     """What Google answered cannot be read (no signature, no URL in the answer)."""
 
 
@@ -97,18 +99,20 @@ def _length_prefixed(raw: bytes, at: int) -> bytes | None:
     return None
 
 
-def decoding_params(page: bytes) -> tuple[str, str]:
+def decoding_params(page: bytes, url: str = "") -> tuple[str, str]:
     """(signature, timestamp) from an article page: the ``data-n-a-sg`` and
     ``data-n-a-ts`` of its ``c-wiz > div[jscontroller]``."""
     try:
         doc = lxml_html.fromstring(page)
     except (ValueError, lxml_html.etree.ParserError) as exc:
-        raise GoogleNewsError(f"the article page is no HTML ({exc})") from exc
+        raise GoogleNewsError(f"the Google News article page is no HTML ({exc})",
+                              url=url) from exc
     for div in doc.xpath("//c-wiz/div[@jscontroller]"):
         sig, ts = div.get("data-n-a-sg"), div.get("data-n-a-ts")
         if sig and ts and ts.isdigit():
             return sig, ts
-    raise GoogleNewsError("the article page has no signature (data-n-a-sg, data-n-a-ts)")
+    raise GoogleNewsError("the Google News article page has no signature (data-n-a-sg, "
+                          "data-n-a-ts)", url=url)
 
 
 def batch_form(article: str, timestamp: str, signature: str) -> bytes:
@@ -120,7 +124,7 @@ def batch_form(article: str, timestamp: str, signature: str) -> bytes:
     return urlencode({"f.req": json.dumps(req, separators=(",", ":"))}).encode()
 
 
-def url_from_batch(body: bytes) -> str:
+def url_from_batch(body: bytes, url: str = "") -> str:
     """The publisher's URL in a batchexecute answer: the JSON after the ``)]}'``
     line, whose ``[0][2]`` is a JSON string whose ``[1]`` is the URL."""
     text = body.decode("utf-8", errors="replace")
@@ -129,12 +133,12 @@ def url_from_batch(body: bytes) -> str:
     start = text.find("[")       # past blank lines and, when chunked, a length line
     try:
         outer, _ = json.JSONDecoder().raw_decode(text, max(start, 0))
-        url = json.loads(outer[0][2])[1]
+        found = json.loads(outer[0][2])[1]
     except (ValueError, TypeError, IndexError, KeyError) as exc:
-        raise GoogleNewsError(f"the batchexecute answer holds no URL ({exc})") from exc
-    if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
-        raise GoogleNewsError("the batchexecute answer holds no http(s) URL")
-    return url
+        raise GoogleNewsError(f"the batchexecute answer holds no URL ({exc})", url=url) from exc
+    if not isinstance(found, str) or urlsplit(found).scheme not in ("http", "https"):
+        raise GoogleNewsError("the batchexecute answer holds no http(s) URL", url=url)
+    return found
 
 
 def entry_source(raw) -> tuple[str, str]:
