@@ -184,16 +184,33 @@ class Links:
         return LinkAlias(before.alias, url, "resolved", before.attempts)
 
     async def _batchexecute(self, article: str) -> str | None:
+        """The publisher's URL of a new-style id: the signature from its article
+        page, then the batchexecute POST; None when a stop abandoned it."""
         base = self.cfg.base_url.rstrip("/")
-        page_url = f"{base}{googlenews.ARTICLE_PAGE.format(id=article)}"
-        page = await self._fetch(page_url)
-        if page is None:
+        params = await self._decoding_params(base, article)
+        if params is None:
             return None
-        sig, ts = googlenews.decoding_params(page, redact_url(page_url))
+        sig, ts = params
         batch_url = f"{base}{googlenews.BATCH_PATH}"
         answer = await self._fetch(batch_url, googlenews.batch_form(article, ts, sig))
         return None if answer is None else googlenews.url_from_batch(answer,
                                                                      redact_url(batch_url))
+
+    async def _decoding_params(self, base: str, article: str) -> tuple[str, str] | None:
+        # the RSS article page first; its other form when that one has no signature
+        # or is not there (Google has served each without the other)
+        for n, form in enumerate(googlenews.ARTICLE_PAGES):
+            page_url = f"{base}{form.format(id=article)}"
+            try:
+                page = await self._fetch(page_url)
+                return None if page is None else googlenews.decoding_params(
+                    page, redact_url(page_url))
+            except (googlenews.GoogleNewsError, HTTPStatusError) as exc:
+                other_may_help = (isinstance(exc, googlenews.GoogleNewsError)
+                                  or exc.status in (404, 410))
+                if n == len(googlenews.ARTICLE_PAGES) - 1 or not other_may_help:
+                    raise
+        return None
 
     async def _fetch(self, url: str, form: bytes | None = None) -> bytes | None:
         self.stats.requests += 1

@@ -59,6 +59,7 @@ class GoogleNewsWeb:
         self.srv = srv
         self.targets: dict[str, str] = {}     # new-style id -> publisher URL
         self.broken: set[str] = set()          # ids whose batchexecute answer fails
+        self.unsigned: set[str] = set()        # ids whose /rss/articles page has no signature
         self.resolutions = 0                   # successful batchexecute answers
         srv.route(BATCH, self._batch)
 
@@ -83,6 +84,8 @@ class GoogleNewsWeb:
     def _article_page(self, req: Request, reply: Reply) -> None:
         article = req.path.rsplit("/", 1)[-1]
         sig, ts = self._signature(article)
+        if article in self.unsigned and req.path.startswith("/rss/"):
+            sig = ""
         body = (f'<!doctype html><html><head><title>Google News</title></head><body>'
                 f'<c-wiz jsrenderer="x"><div jscontroller="aLI87" jsaction="rcuQ6b:npT2md"'
                 f' data-n-a-sg="{html.escape(sig)}" data-n-a-ts="{ts}" data-n-a-id="{article}">'

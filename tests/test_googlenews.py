@@ -120,6 +120,7 @@ def test_new_ids_resolved_through_batchexecute_once_then_from_the_cache(gnews, e
     srv, gn = gnews
     urls = [_publish(srv, n) for n in range(4)]
     links = [gn.link(gn.new_id(u)) for u in urls[:3]]
+    gn.unsigned.add(next(iter(gn.targets)))       # its /articles/ page has the signature
     links.append(f"https://news.google.com/rss/articles/{old_id(urls[3])}?oc=5")
     srv.static("/gn.xml", google_feed([(f"Report {n}", link, srv.url("/"), "Pub")
                                        for n, link in enumerate(links)]), "application/rss+xml")
@@ -127,7 +128,8 @@ def test_new_ids_resolved_through_batchexecute_once_then_from_the_cache(gnews, e
     summary, store = run_once(settings)
     rows = export_rows(store)
     assert sorted(r["url"] for r in rows) == sorted(urls)
-    assert gn.resolutions == 3 and gn.requests_to_google() == 6      # page + POST each
+    assert gn.resolutions == 3 and gn.requests_to_google() == 7      # page + POST each,
+    assert srv.hits[f"/articles/{next(iter(gn.targets))}"] == 1      # one page twice
     assert all(srv.hits[urlsplit(u).path] == 1 for u in urls)
     srv.reset_counts()
     summary, store = run_once(settings)                 # the same feed again

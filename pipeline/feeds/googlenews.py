@@ -31,7 +31,7 @@ _ARTICLE_PATH = re.compile(r"^/(?:rss/articles|articles|read)/([A-Za-z0-9_-]{8,}
 _PREFIX = b"\x08\x13\x22"            # field 1 = 19, then field 4 (the URL), length-prefixed
 _NEW_STYLE = b"AU_yqL"
 BATCH_PATH = "/_/DotsSplashUi/data/batchexecute"
-ARTICLE_PAGE = "/rss/articles/{id}"
+ARTICLE_PAGES = ("/rss/articles/{id}", "/articles/{id}")   # tried in this order
 
 
 class GoogleNewsError(FeedError):
