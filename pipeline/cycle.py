@@ -102,6 +102,7 @@ class _Cycle:
                                   storage.discovery_floor(pipeline.store))
         self.summary = CycleSummary(started_at=self.now)
         self.claimed: dict[str, str] = {}   # canonical URL -> entry URL, this cycle
+        self.links: Links | None = None     # Google News links, once the fetcher is open
 
     async def run(self) -> CycleSummary:
         began = time.monotonic()
@@ -126,6 +127,8 @@ class _Cycle:
         finally:
             watcher.cancel()
             storage.save_feed_states(self.p.store, self.unchanged)
+        if self.links and self.links.stats.requests + self.links.stats.offline:
+            log.info("%s", self.links.stats.line())
         # measured on the monotonic clock: a clock step mid-cycle changes no duration
         self.summary.finished_at = self.now + timedelta(seconds=time.monotonic() - began)
         return self.summary

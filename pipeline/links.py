@@ -59,6 +59,12 @@ class LinkStats:
     requests: int = 0
 
 
+    def line(self) -> str:
+        return (f"links: google news ids {self.from_cache} known, {self.offline} read "
+                f"offline, {self.resolved} resolved, {self.failed} failed, {self.stand_ins} "
+                f"stand-ins, {self.waiting} waiting; {self.requests} requests")
+
+
 def stand_in_reason(link: str) -> str | None:
     """Why ``link`` is a stand-in (never to be fetched), or None for a real link."""
     fragment = urlsplit(link).fragment

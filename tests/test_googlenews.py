@@ -50,6 +50,15 @@ def test_old_style_ids_decode_offline_and_new_ones_need_a_request():
     assert (entries[0].source_url, entries[0].source_title) == ("https://www.bbc.com", "BBC")
 
 
+def test_every_form_of_an_article_link_is_one_alias():
+    forms = [f"https://news.google.com/rss/articles/{BBC_ID}?oc=5",
+             f"https://news.google.com/articles/{BBC_ID}?hl=en-GB",
+             f"https://news.google.com/read/{BBC_ID}",
+             f"http://127.0.0.1:8080/rss/articles/{BBC_ID}"]
+    assert {googlenews.alias_key(googlenews.article_id(f)) for f in forms} == {
+        f"/rss/articles/{BBC_ID}"}
+
+
 @pytest.mark.parametrize("link", ["https://example.org/articles/abcdefghijk",
                                   "https://news.google.com/rss/search?q=x",
                                   "https://news.google.com/rss/articles/short"])
