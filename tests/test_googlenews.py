@@ -54,6 +54,7 @@ def test_every_form_of_an_article_link_is_one_alias():
     forms = [f"https://news.google.com/rss/articles/{BBC_ID}?oc=5",
              f"https://news.google.com/articles/{BBC_ID}?hl=en-GB",
              f"https://news.google.com/read/{BBC_ID}",
+             f"https://news.google.com/__i/rss/rd/articles/{BBC_ID}?oc=5",
              f"http://127.0.0.1:8080/rss/articles/{BBC_ID}"]
     assert {googlenews.alias_key(googlenews.article_id(f)) for f in forms} == {
         f"/rss/articles/{BBC_ID}"}
@@ -70,6 +71,8 @@ def test_links_that_are_no_article_id(link):
 
 def test_malformed_ids_and_answers_give_clear_errors():
     assert googlenews.decode_offline("!!!notbase64").needs_request
+    older = old_id("https://example.org/2019/a").replace("CBMi", "CAIi", 1)   # field 1 = 2
+    assert googlenews.decode_offline(older).url == "https://example.org/2019/a"
     assert googlenews.decode_offline(old_id("javascript:alert(1)")).needs_request
     with pytest.raises(googlenews.GoogleNewsError, match="no signature"):
         googlenews.decoding_params(b"<html><body><c-wiz><div></div></c-wiz></body></html>")

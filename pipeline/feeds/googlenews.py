@@ -27,8 +27,10 @@ from lxml import html as lxml_html
 from pipeline.errors import FeedError
 
 # the paths that name an article id, whatever host serves them
-_ARTICLE_PATH = re.compile(r"^/(?:rss/articles|articles|read)/([A-Za-z0-9_-]{8,})/?$")
-_PREFIX = b"\x08\x13\x22"            # field 1 = 19, then field 4 (the URL), length-prefixed
+_ARTICLE_PATH = re.compile(
+    r"^/(?:__i/rss/rd/)?(?:rss/articles|articles|read)/([A-Za-z0-9_-]{8,})/?$")
+# field 1 (a varint: 19 since about 2020, 2 before), then field 4 (the URL), length-prefixed
+_PREFIX = re.compile(rb"\x08[\x00-\x7f]\x22", re.DOTALL)
 _NEW_STYLE = b"AU_yqL"
 BATCH_PATH = "/_/DotsSplashUi/data/batchexecute"
 ARTICLE_PAGES = ("/rss/articles/{id}", "/articles/{id}")   # tried in this order
@@ -68,9 +70,9 @@ def decode_offline(article: str) -> Decoded:
         raw = base64.urlsafe_b64decode(article + "=" * (-len(article) % 4))
     except (binascii.Error, ValueError):
         return Decoded(needs_request=True)
-    if not raw.startswith(_PREFIX):
+    if not _PREFIX.match(raw):
         return Decoded(needs_request=True)
-    payload = _length_prefixed(raw, len(_PREFIX))
+    payload = _length_prefixed(raw, 3)
     if payload is None or payload.startswith(_NEW_STYLE):
         return Decoded(needs_request=True)
     try:
