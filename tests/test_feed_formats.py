@@ -72,6 +72,20 @@ def test_json_feed_recognised_by_its_shape_under_any_media_type():
         assert [e.link for e in parse(body, ctype).entries] == ["https://news.example/x"]
 
 
+def test_xml_served_as_json_is_still_read_as_a_feed():
+    body = rss("Mislabelled", [{"title": "Sednaya", "link": "https://news.example/s"}]).encode()
+    assert [e.link for e in parse(body, "application/json").entries] == ["https://news.example/s"]
+
+
+def test_a_huge_json_feed_is_capped_like_any_feed():
+    body = json_feed([{"id": str(i), "url": f"https://news.example/{i}", "title": "T" * 2_000_000,
+                       "content_text": "S" * 3_000_000} for i in range(3)])
+    parsed = parse_feed(body, feed_name="Desk", feed_url=FEED, content_type="",
+                        max_title_chars=300, max_summary_chars=1000)
+    assert [len(e.title) for e in parsed.entries] == [300] * 3
+    assert all(len(e.summary) <= 1000 for e in parsed.entries)
+
+
 def test_json_feed_fields_of_the_wrong_type_count_as_absent():
     body = json_feed([{"id": 7, "url": ["https://x"], "title": {"a": 1},
                        "external_url": "https://news.example/7", "summary": 12,
@@ -157,6 +171,8 @@ def arabic_rss(prolog: bool = True, base: str = "https://ar.example") -> str:
     (arabic_rss().encode("utf-8"), "iso-8859-1", "declared iso8859-1, but the bytes are utf-8"),
     (arabic_rss().replace('"utf-8"', '"windows-1252"').encode("utf-8"), None,
      "declared cp1252, but the bytes are utf-8"),
+    (arabic_rss().replace('"utf-8"', '"windows-1256"').encode("cp1256"), "utf-8",
+     "declared utf-8, but the bytes are cp1256 (as its XML declaration says)"),
 ])
 def test_a_lying_charset_is_detected_and_said(body, charset, says):
     parsed = parse(body, "application/rss+xml", charset)

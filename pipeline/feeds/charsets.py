@@ -30,18 +30,23 @@ def fit_charset(body: bytes, charset: str | None) -> tuple[bytes, str | None, st
     """
     if body.isascii() or body.startswith(_BOMS):
         return body, charset, None
-    declared = _codec(charset) or _codec(_xml_declared(body)) or "utf-8"
+    in_header, in_xml = _codec(charset), _codec(_xml_declared(body))
+    declared = in_header or in_xml or "utf-8"
     if _reads_well(body, declared):
         return body, charset, None
-    detected = _detect(body, declared)
-    said = f"declared {declared}" if (charset or _xml_declared(body)) else "no charset declared"
+    said = f"declared {declared}" if (in_header or in_xml) else "no charset declared"
+    if in_xml and in_xml != declared and _reads_well(body, in_xml):
+        detected = in_xml     # the header lied, the document's own declaration did not
+    else:
+        detected = _detect(body, declared)
     if detected is None:
         return body, charset, f"charset: {said}, but the bytes are not {declared} and no " \
                               "charset was detected; the parser's fallback read it"
     text = body.decode(detected, errors="replace")
     fixed = _XML_ENCODING.sub(lambda m: m.group(0).replace(m.group(1), b"utf-8"),
                               text.encode("utf-8"), count=1)
-    return fixed, "utf-8", f"charset: {said}, but the bytes are {detected} (detected); read as {detected}"
+    how = "as its XML declaration says" if detected == in_xml else "detected"
+    return fixed, "utf-8", f"charset: {said}, but the bytes are {detected} ({how}); read as {detected}"
 
 
 def _codec(name: str | bytes | None) -> str | None:

@@ -23,12 +23,13 @@ _VERSION_PREFIX = ("https://jsonfeed.org/version/1", "http://jsonfeed.org/versio
 
 
 def looks_like_json_feed(body: bytes, content_type: str) -> bool:
-    """Whether to read ``body`` as JSON: the media type says so, or it starts with ``{``
-    (no RSS, Atom or HTML document does)."""
-    if content_type in JSON_FEED_TYPES:
-        return True
+    """Whether to read ``body`` as JSON: it starts with ``{`` (no RSS, Atom or HTML
+    document does), or the media type says JSON and the body is not XML (servers
+    send RSS as application/json too)."""
     head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{")
+    if head.startswith(b"{"):
+        return True
+    return content_type in JSON_FEED_TYPES and not head.startswith(b"<")
 
 
 def read_json_feed(body: bytes, shown_url: str) -> tuple[str, list[dict], list[str]]:
