@@ -202,7 +202,11 @@ def apply_import(config_path: Path, plan: ImportPlan, note: str,
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, config_path.stat().st_mode & 0o7777)
-        after = load_settings(tmp, env=env)
+        try:
+            after = load_settings(tmp, env=env)
+        except ConfigError as exc:     # named for the user's file, not the temporary one
+            raise ConfigError(f"with the imported feeds it would not load ({exc.reason}); "
+                              "nothing written", file=str(config_path), key=exc.key) from None
         if after.feeds != before.feeds + tuple(plan.added):
             raise ConfigError("the edited file would not list the imported feeds as planned; "
                               "nothing written", file=str(config_path), key="feeds")

@@ -148,8 +148,9 @@ def test_a_result_the_loader_refuses_writes_nothing(watch, tmp_path):
     before = watch.read_bytes()
     bad = plan_import([], [], 0, ())
     bad.added.append(FeedSpec("name with\x07bell", "https://b.example/feed"))
-    with pytest.raises(ConfigError, match="one line of text"):
+    with pytest.raises(ConfigError, match="one line of text") as refused:
         apply_import(watch, bad, "note", {})
+    assert refused.value.file == str(watch) and "nothing written" in str(refused.value)
     assert watch.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -241,3 +242,14 @@ def test_cli_help_exit_codes_and_the_bare_listing(watch, tmp_path):
     assert bad_config.returncode == 2 and "file not found" in bad_config.stderr
     listed = run("feeds", "--config", str(watch), cwd=tmp_path)
     assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 24
+
+
+def test_cli_refuses_a_config_it_cannot_edit_and_writes_nothing(tmp_path):
+    shutil.copytree(ROOT / "seeds", tmp_path / "seeds")
+    cfg = tmp_path / "flow.yaml"
+    cfg.write_text("feeds: [{name: a, url: 'https://a.example/feed'}]\ntopic: {any: [x]}\n")
+    (tmp_path / "subs.opml").write_text(SUBS, encoding="utf-8")
+    before = cfg.read_bytes()
+    done = run("feeds", "import", "subs.opml", "--apply", "--config", str(cfg), cwd=tmp_path)
+    assert done.returncode == 2 and "not a block list" in done.stderr
+    assert cfg.read_bytes() == before
