@@ -153,11 +153,15 @@ class Links:
         asks.sort(key=lambda ea: ea[0].published.timestamp() if ea[0].published else 0,
                   reverse=True)
         out = []
+        # one at a time: Google rate-limits bursts (429), and a cycle has minutes
         for entry, article in asks[:self.cap]:
+            key = googlenews.alias_key(article)
+            if key in learnt and learnt[key].url:   # the same id under another link form
+                out.append(replace(entry, link=learnt[key].url))
+                continue
             if self.budget <= 0 or self.grace.stop.is_set():
                 break
             self.budget -= 1
-            key = googlenews.alias_key(article)
             before = known.get(key) or LinkAlias(key, None, "failing")
             alias = await self._requested(entry, article, before)
             if alias is None:          # abandoned at a stop: nothing learnt

@@ -132,8 +132,10 @@ def test_new_ids_resolved_through_batchexecute_once_then_from_the_cache(gnews, e
     srv, gn = gnews
     urls = [_publish(srv, n) for n in range(4)]
     links = [gn.link(gn.new_id(u)) for u in urls[:3]]
-    gn.unsigned.add(next(iter(gn.targets)))       # its /articles/ page has the signature
+    first = next(iter(gn.targets))
+    gn.unsigned.add(first)                        # its /articles/ page has the signature
     links.append(f"https://news.google.com/rss/articles/{old_id(urls[3])}?oc=5")
+    links.append(srv.url(f"/articles/{first}?hl=en-GB"))     # the same id, another form
     srv.static("/gn.xml", google_feed([(f"Report {n}", link, srv.url("/"), "Pub")
                                        for n, link in enumerate(links)]), "application/rss+xml")
     settings = _settings(tmp_path, env, srv, [{"name": "GN", "url": srv.url("/gn.xml")}])
