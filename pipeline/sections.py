@@ -132,6 +132,6 @@ class GoogleNewsConfig:
                                          "cycle (two requests each); the rest wait",
                                          low=0, high=10_000)
     base_url: str = key("https://news.google.com", "where those requests go (a test "
-                        "server, or a mirror)", kind="header")
+                        "server, or a mirror)", kind="url")
     max_attempts: int = key(3, "cycles that try a link before its feed's source link "
                             "stands in for it", low=1, high=100)

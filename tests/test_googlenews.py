@@ -322,3 +322,12 @@ def test_a_decoded_url_is_checked_like_any_link_from_outside(gnews, env, tmp_pat
     assert gn.resolutions == 1 and len(rows) == 2
     assert all(r["status"] == "failed" and "refused" in r["error"] for r in rows)
     assert srv.hits["/pub/story-6.html"] == srv.hits["/pub/story-8.html"] == 0
+
+
+@pytest.mark.parametrize("base", ["ftp://news.example", "news.google.com", "http://",
+                                  "https://x.example/\nHost: y"])
+def test_a_base_url_that_is_no_http_url_is_a_config_error(tmp_path, base):
+    from pipeline.errors import ConfigError
+    cfg = write_config(tmp_path, [], google_news={"base_url": base})
+    with pytest.raises(ConfigError, match="google_news.base_url.*not an http"):
+        load_settings(cfg, env={})
