@@ -3,49 +3,174 @@
 The cycle asks three things here and nothing else: which configured feeds
 are due now (:func:`due_feeds`), the state after a poll that worked
 (:func:`after_success`) and after one that failed (:func:`after_failure`).
-Each is a pure function of the old state, the time and the config, so the
-rules for *when* a feed is polled live in one place and are tested without
-a network.
+Each is a pure function of the old state, the entries' dates, the time and
+the config, so the rules for *when* a feed is polled live in one place and
+are tested without a network.
+
+Adaptive polling (``network.poll_adaptive``, after Miniflux's
+``entry_frequency`` scheduler, which polls a feed every week / (entries of the
+last week), bounded by a minimum and a maximum): each feed gets its own pace
+(:func:`pace`), the mean time between its publications as its own entries'
+dates show it, kept within ``poll_min`` .. ``poll_max``:
+
+* publications per time: the entries dated within the last week, over the
+  time they cover (the whole week, or since the oldest entry listed when the
+  feed lists fewer entries than it published in a week: a wire shows its
+  last 20 items, an hour's worth);
+* a feed that stops publishing slows down: the pace is at least half the time
+  since its newest entry (a wire at night, a blog that went quiet);
+* no dated entry yet (a new feed, a feed without dates): ``poll_interval``;
+* the response's ``Cache-Control: max-age`` / ``Expires``: never sooner
+  than that, within ``poll_max``;
+* a failing feed waits for the longer of its backoff (:func:`retry_wait`,
+  which honours ``Retry-After``) and its pace.
+
+The scheduler ticks every :func:`tick` and each tick polls only the feeds
+due within half a tick (:func:`due_feeds`), so a feed is polled at the tick
+nearest its due time. With ``poll_adaptive: false`` every feed is polled
+every ``poll_interval``, as before.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Iterable, Mapping
+from typing import Iterable, Mapping, Sequence
 
-from pipeline.config import FeedSpec, NetworkConfig
+from pipeline.config import FeedSpec, NetworkConfig, Settings
 from pipeline.errors import HTTPStatusError
 from pipeline.records import FeedState
 
+# how far back the entries' dates count, as in Miniflux
+RATE_WINDOW = timedelta(days=7)
+# the share of a quiet stretch (time since the newest entry) the pace is at least
+QUIET_SHARE = 0.5
 
-def due_feeds(feeds: Iterable[FeedSpec], states: Mapping[str, FeedState], now: datetime
-              ) -> tuple[list[tuple[FeedSpec, FeedState]], int]:
+
+def tick(settings: Settings) -> timedelta:
+    """How often the scheduler looks for due feeds: often enough that a feed
+    due every poll_min is polled on time."""
+    net = settings.network
+    if not net.poll_adaptive:
+        return settings.poll_interval
+    return min(timedelta(seconds=net.poll_min), settings.poll_interval)
+
+
+def publication_interval(dates: Iterable[datetime], now: datetime) -> float | None:
+    """Mean seconds between publications from the entries' dates, or None
+    when no entry is dated. Dated entries but none within RATE_WINDOW: the
+    window itself (a feed that publishes less than weekly)."""
+    dates = sorted(min(d, now) for d in dates if d is not None)
+    if not dates:
+        return None
+    since = now - RATE_WINDOW
+    recent = [d for d in dates if d >= since]
+    if not recent:
+        return RATE_WINDOW.total_seconds()
+    # the feed lists older entries too: it shows the whole window
+    start = since if len(recent) < len(dates) else recent[0]
+    return max((now - start).total_seconds(), 1.0) / len(recent)
+
+
+def pace(state: FeedState, dates: Sequence[datetime] | None, now: datetime,
+         settings: Settings) -> float:
+    """Seconds from this poll to the next one of this feed. ``dates`` are the
+    publication dates it lists now; None when it answered 304 (nothing new)."""
+    net = settings.network
+    default = settings.poll_interval.total_seconds()
+    if dates is None:
+        every = state.poll_every or default
+    else:
+        interval = publication_interval(dates, now)
+        every = default if interval is None else interval
+    newest = newest_entry(state, dates, now)
+    if newest is not None:
+        every = max(every, QUIET_SHARE * (now - newest).total_seconds())
+    return min(max(every, net.poll_min), net.poll_max)
+
+
+def newest_entry(state: FeedState, dates: Sequence[datetime] | None, now: datetime
+                 ) -> datetime | None:
+    """The latest publication date seen of this feed (never in the future)."""
+    seen = [min(d, now) for d in (dates or ()) if d is not None]
+    if state.newest_entry_at is not None:
+        seen.append(state.newest_entry_at)
+    return max(seen) if seen else None
+
+
+def describe_pace(state: FeedState | None, settings: Settings) -> str:
+    """"every 12 min" for listings: the pace a feed is polled at now."""
+    seconds = state.poll_every if state and state.poll_every else \
+        settings.poll_interval.total_seconds()
+    if seconds < 90:
+        return f"every {seconds:.0f} s"
+    if seconds < 5400:
+        return f"every {seconds / 60:.0f} min"
+    return f"every {seconds / 3600:.1f} h"
+
+
+def due_feeds(feeds: Iterable[FeedSpec], states: Mapping[str, FeedState], now: datetime,
+              settings: Settings) -> tuple[list[tuple[FeedSpec, FeedState]], int]:
     """The configured feeds to poll at ``now`` with their states, and how many
-    are skipped (waiting for their next poll: backoff, or their own pace)."""
+    are skipped (waiting for their next poll: backoff, or their own pace).
+    Adaptive: due within half a tick counts as due now (the nearest tick)."""
+    early = tick(settings) / 2 if settings.network.poll_adaptive else timedelta(0)
     due, skipped = [], 0
     for feed in feeds:
         state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)
-        if state.next_poll_at and state.next_poll_at > now:
+        if state.next_poll_at and state.next_poll_at - early > now:
             skipped += 1
         else:
             due.append((feed, state))
     return due, skipped
 
 
-def after_success(feed: FeedSpec, state: FeedState, now: datetime, etag: str | None,
-                  last_modified: str | None) -> FeedState:
-    """The poll worked: the run of failures ends, the validators are kept."""
-    return replace(state, name=feed.name, etag=etag, last_modified=last_modified,
-                   consecutive_failures=0, last_error=None, failing_since=None,
-                   last_success_at=now, next_poll_at=None)
+def idle_tick(settings: Settings, due_at: Mapping[str, datetime | None],
+              first_pending: datetime | None, last_cycle: datetime | None,
+              now: datetime) -> bool:
+    """Whether a tick may skip its cycle: adaptive, no configured feed due
+    (``due_at``: next_poll_at by URL; a feed without one is due), no pending
+    page due, and a cycle ran less than poll_interval ago (so cycles, and what
+    runs after them, still come at least every poll_interval)."""
+    if not settings.network.poll_adaptive or last_cycle is None:
+        return False
+    early = tick(settings) / 2
+    if now - last_cycle >= settings.poll_interval - early:
+        return False
+    if first_pending is not None and first_pending <= now:
+        return False
+    return all(due_at.get(f.url) is not None and due_at[f.url] - early > now
+               for f in settings.feeds)
+
+
+def after_success(feed: FeedSpec, state: FeedState, now: datetime, settings: Settings, *,
+                  etag: str | None, last_modified: str | None,
+                  dates: Sequence[datetime] | None = None,
+                  fresh_for: float | None = None) -> FeedState:
+    """The poll worked: the run of failures ends, the validators are kept, and
+    the next poll is one pace away (not sooner than the response's freshness).
+    ``dates``: the entries' publication dates; None for a 304."""
+    worked = replace(state, name=feed.name, etag=etag, last_modified=last_modified,
+                     consecutive_failures=0, last_error=None, failing_since=None,
+                     last_success_at=now, next_poll_at=None,
+                     newest_entry_at=newest_entry(state, dates, now))
+    net = settings.network
+    if not net.poll_adaptive:
+        return replace(worked, poll_every=None)
+    every = pace(state, dates, now, settings)
+    wait = max(every, min(fresh_for or 0.0, net.poll_max))
+    return replace(worked, poll_every=every, next_poll_at=now + timedelta(seconds=wait))
 
 
 def after_failure(feed: FeedSpec, state: FeedState, now: datetime, exc: Exception,
-                  network: NetworkConfig) -> FeedState:
-    """The poll failed: one more failure, and the feed waits (see :func:`retry_wait`)."""
+                  settings: Settings) -> FeedState:
+    """The poll failed: one more failure, and the feed waits (see
+    :func:`retry_wait`); adaptive, at least its pace (the backoff wins when longer)."""
     failures = state.consecutive_failures + 1
-    wait = retry_wait(failures, exc, network)
+    wait = retry_wait(failures, exc, settings.network)
+    if settings.network.poll_adaptive:
+        every = state.poll_every or settings.poll_interval.total_seconds()
+        wait = max(wait or timedelta(0), timedelta(seconds=every))
     return replace(state, name=feed.name, consecutive_failures=failures,
                    last_error=str(exc)[:500], failing_since=state.failing_since or now,
                    next_poll_at=now + wait if wait else None)

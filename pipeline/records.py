@@ -22,6 +22,7 @@ class FetchResult:
     charset: str | None = None    # from the Content-Type header, if any
     etag: str | None = None
     last_modified: str | None = None
+    fresh_for: float | None = None  # seconds the response says it stays fresh (max-age, Expires)
 
     @property
     def not_modified(self) -> bool:
@@ -134,6 +135,8 @@ class FeedState:
     failing_since: datetime | None = None
     last_success_at: datetime | None = None
     next_poll_at: datetime | None = None
+    poll_every: float | None = None          # its pace in seconds (None: every poll_interval)
+    newest_entry_at: datetime | None = None  # the latest publication date it listed
 
 
 @dataclass

@@ -1,0 +1,23 @@
+"""What an idle scheduler tick reads to decide there is nothing to do: when
+each feed is due and when the first pending page is. Two SELECTs of a few
+columns, nothing written (pipeline/feedstate.py decides from them)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from storage.models import FeedRow, PendingArticleRow
+from storage.queries import _utc
+from storage.store import Store
+
+
+def poll_schedule(store: Store) -> tuple[dict[str, datetime | None], datetime | None]:
+    """feed URL -> its next_poll_at (None: due at once), and the earliest
+    next attempt of a pending article page (None: none pending)."""
+    with store.session() as s:
+        due = {url: _utc(at) for url, at in s.exec(select(FeedRow.url, FeedRow.next_poll_at))}
+        first = s.exec(select(func.min(PendingArticleRow.next_attempt_at))).one()
+    return due, _utc(first)
