@@ -11,14 +11,16 @@ Adaptive polling (``network.poll_adaptive``, after Miniflux's
 ``entry_frequency`` scheduler, which polls a feed every week / (entries of the
 last week), bounded by a minimum and a maximum): each feed gets its own pace
 (:func:`pace`), the mean time between its publications as its own entries'
-dates show it, kept within ``poll_min`` .. ``poll_max``:
+dates show it, polled PACE_SHARE (a third) of that, kept within
+``poll_min`` .. ``poll_max``:
 
 * publications per time: the entries dated within the last week, over the
   time they cover (the whole week, or since the oldest entry listed when the
   feed lists fewer entries than it published in a week: a wire shows its
   last 20 items, an hour's worth);
-* a feed that stops publishing slows down: the pace is at least half the time
-  since its newest entry (a wire at night, a blog that went quiet);
+* a feed that stops publishing waits longer (:func:`poll_wait`): a quarter
+  of the time since its newest entry, at most QUIET_CAP (4) times its pace
+  (a wire at night; a blog that went quiet reaches poll_max anyway);
 * no dated entry yet (a new feed, a feed without dates): ``poll_interval``;
 * the response's ``Cache-Control: max-age`` / ``Expires``: never sooner
   than that, within ``poll_max``;
@@ -43,8 +45,15 @@ from pipeline.records import FeedState
 
 # how far back the entries' dates count, as in Miniflux
 RATE_WINDOW = timedelta(days=7)
-# the share of a quiet stretch (time since the newest entry) the pace is at least
-QUIET_SHARE = 0.5
+# polls per mean publication interval: an item waits a third of it, on average
+# a sixth (bench/latency_bench.py measured 1, 1/2 and 1/3)
+PACE_SHARE = 1 / 3
+# a quiet feed waits at least this share of its quiet stretch (the time since its
+# newest entry) ...
+QUIET_SHARE = 0.25
+# ... but never more than this many times its measured pace: a wire quiet at
+# night must not wait so long that the morning's burst overflows what it lists
+QUIET_CAP = 4.0
 
 
 def tick(settings: Settings) -> timedelta:
@@ -72,20 +81,31 @@ def publication_interval(dates: Iterable[datetime], now: datetime) -> float | No
     return max((now - start).total_seconds(), 1.0) / len(recent)
 
 
-def pace(state: FeedState, dates: Sequence[datetime] | None, now: datetime,
-         settings: Settings) -> float:
-    """Seconds from this poll to the next one of this feed. ``dates`` are the
-    publication dates it lists now; None when it answered 304 (nothing new)."""
+def pace(state: FeedState, dates: Sequence[datetime] | None, settings: Settings,
+         now: datetime) -> float:
+    """The measured pace in seconds: PACE_SHARE of the mean time between the
+    publications ``dates`` show, within poll_min..poll_max; poll_interval when
+    none is dated. ``dates`` None (a 304): the pace it had."""
     net = settings.network
     default = settings.poll_interval.total_seconds()
     if dates is None:
         every = state.poll_every or default
     else:
         interval = publication_interval(dates, now)
-        every = default if interval is None else interval
-    newest = newest_entry(state, dates, now)
+        every = default if interval is None else PACE_SHARE * interval
+    return min(max(every, net.poll_min), net.poll_max)
+
+
+def poll_wait(every: float, newest: datetime | None, now: datetime, settings: Settings,
+         fresh_for: float | None = None) -> float:
+    """Seconds to the next poll of a feed paced ``every``: longer while it is
+    quiet (up to QUIET_CAP times), never shorter than the response's freshness,
+    never longer than poll_max."""
+    net = settings.network
     if newest is not None:
-        every = max(every, QUIET_SHARE * (now - newest).total_seconds())
+        quiet = QUIET_SHARE * (now - newest).total_seconds()
+        every = min(max(every, quiet), QUIET_CAP * every)
+    every = max(every, fresh_for or 0.0)
     return min(max(every, net.poll_min), net.poll_max)
 
 
@@ -157,9 +177,9 @@ def after_success(feed: FeedSpec, state: FeedState, now: datetime, settings: Set
     net = settings.network
     if not net.poll_adaptive:
         return replace(worked, poll_every=None)
-    every = pace(state, dates, now, settings)
-    wait = max(every, min(fresh_for or 0.0, net.poll_max))
-    return replace(worked, poll_every=every, next_poll_at=now + timedelta(seconds=wait))
+    every = pace(state, dates, settings, now)
+    seconds = poll_wait(every, worked.newest_entry_at, now, settings, fresh_for)
+    return replace(worked, poll_every=every, next_poll_at=now + timedelta(seconds=seconds))
 
 
 def after_failure(feed: FeedSpec, state: FeedState, now: datetime, exc: Exception,

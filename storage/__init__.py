@@ -12,7 +12,7 @@ from storage.outbox import (alerted_items_since, channel_states, claim_deliverie
 from storage.pending import (count_pending_articles, due_pending_articles, pending_entry_urls,
                              save_feed_batch_with_pending)
 from storage.digests import digest_inputs
-from storage.pace import poll_schedule
+from storage.pace import counting_statements, poll_schedule
 from storage.queries import (all_items, digest_written, discovery_floor,
                              failing_feeds, feed_states, fingerprints, items_between, last_cycle,
                              original_for_canonical, record_cycle, record_digest,
@@ -31,7 +31,7 @@ __all__ = [
     "record_cycle", "record_digest", "replace_alerts", "save_feed_batch", "save_feed_states",
     "seen_urls",
     "count_pending_articles", "due_pending_articles", "pending_entry_urls",
-    "save_feed_batch_with_pending", "poll_schedule",
+    "save_feed_batch_with_pending", "poll_schedule", "counting_statements",
 ]
 __all__ += [
     "alerted_items_since", "channel_states", "claim_deliveries", "deliveries", "delivery_counts",

@@ -4,9 +4,11 @@ columns, nothing written (pipeline/feedstate.py decides from them)."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from datetime import datetime
+from typing import Iterator
 
-from sqlalchemy import func
+from sqlalchemy import event, func
 from sqlmodel import select
 
 from storage.models import FeedRow, PendingArticleRow
@@ -21,3 +23,19 @@ def poll_schedule(store: Store) -> tuple[dict[str, datetime | None], datetime | 
         due = {url: _utc(at) for url, at in s.exec(select(FeedRow.url, FeedRow.next_poll_at))}
         first = s.exec(select(func.min(PendingArticleRow.next_attempt_at))).one()
     return due, _utc(first)
+
+
+@contextmanager
+def counting_statements(store: Store) -> Iterator[list[str]]:
+    """The SQL statements run on ``store`` while inside, for benchmarks that
+    say what a step costs in statements."""
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine, "before_cursor_execute", record)

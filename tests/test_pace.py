@@ -7,6 +7,7 @@ fast feed polled more often than a slow one."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -78,9 +79,10 @@ def test_a_busy_wire_is_polled_at_poll_min_and_a_weekly_blog_at_poll_max():
 
 
 def test_a_feed_between_the_bounds_follows_its_rate():
-    state = succeeded(dates=every(20, 10))
-    assert state.poll_every == pytest.approx(20 * MIN, rel=0.1)
-    assert state.newest_entry_at == NOW
+    # hourly for 10 hours: a mean of 54 minutes over the 9 h they cover, a third of it
+    state = succeeded(dates=every(60, 10))
+    assert state.poll_every == pytest.approx(feedstate.PACE_SHARE * 54 * MIN)
+    assert wait_of(state) == state.poll_every and state.newest_entry_at == NOW
 
 
 def test_bounds_are_the_configured_ones():
@@ -96,23 +98,30 @@ def test_a_new_feed_without_dates_uses_poll_interval():
     assert [f for f, _ in due] == [FEED] and skipped == 0
 
 
-def test_a_quiet_feed_slows_down_on_304s():
-    # fast at noon, then nothing new: each 304 paces it at half the quiet stretch
+def test_a_quiet_feed_waits_longer_on_304s_up_to_four_times_its_pace():
+    # fast at noon (paced at poll_min), then nothing new: a quarter of the quiet stretch
     state = succeeded(dates=every(5, 12))
-    later = replace_now(state, hours=3)
-    assert later.poll_every == pytest.approx(1.5 * HOUR)
-    assert replace_now(state, hours=10).poll_every == 2 * HOUR
+    assert state.poll_every == 5 * MIN
+    assert quiet_wait(state, hours=1) == 15 * MIN
+    assert quiet_wait(state, hours=3) == 4 * 5 * MIN            # QUIET_CAP
+    assert poll_at(state, hours=3).poll_every == 5 * MIN         # the measured pace stays
+    slow = replace(state, poll_every=40 * MIN)
+    assert quiet_wait(slow, hours=10) == 2 * HOUR                # poll_max
 
 
-def replace_now(state: FeedState, hours: float) -> FeedState:
+def poll_at(state: FeedState, hours: float) -> FeedState:
     now = NOW + timedelta(hours=hours)
     return feedstate.after_success(FEED, state, now, settings(), etag='"v1"', last_modified=None,
                                    dates=None, fresh_for=None)
 
 
+def quiet_wait(state: FeedState, hours: float) -> float:
+    return (poll_at(state, hours).next_poll_at - NOW).total_seconds() - hours * HOUR
+
+
 def test_a_304_keeps_the_pace_it_had():
-    state = succeeded(dates=every(20, 10))
-    again = replace_now(state, hours=0.2)           # 12 minutes later, nothing new
+    state = succeeded(dates=every(60, 10))
+    again = poll_at(state, hours=0.2)               # 12 minutes later, nothing new
     assert again.poll_every == state.poll_every and again.etag == '"v1"'
 
 
@@ -121,7 +130,8 @@ def test_a_304_keeps_the_pace_it_had():
 def test_max_age_is_never_polled_sooner_but_within_poll_max():
     assert wait_of(succeeded(dates=every(1, 30), fresh=3600)) == HOUR
     assert wait_of(succeeded(dates=every(1, 30), fresh=86400)) == 2 * HOUR
-    assert wait_of(succeeded(dates=every(30, 30), fresh=60)) == pytest.approx(30 * MIN, rel=0.1)
+    slow = succeeded(dates=every(90, 30), fresh=60)  # paced at a third of 87 minutes
+    assert wait_of(slow) == pytest.approx(feedstate.PACE_SHARE * 87 * MIN)
 
 
 def test_freshness_from_cache_control_and_expires():
