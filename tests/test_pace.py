@@ -7,13 +7,20 @@ fast feed polled more often than a slow one."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+from email.utils import formatdate
 
 import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
-from pipeline import feedstate
-from pipeline.config import FeedSpec, settings_from_mapping
+import storage
+from conftest import write_config
+from newsweb import rss
+from tests.faultserver import fault_server  # noqa: F401
+from pipeline import cycle, feedstate, scheduler
+from pipeline.config import FeedSpec, load_settings, settings_from_mapping
 from pipeline.errors import FetchError, HTTPStatusError
 from pipeline.fetch.freshness import fresh_for
 from pipeline.records import FeedState
@@ -203,3 +210,97 @@ def test_pace_is_described_for_listings():
     assert feedstate.describe_pace(succeeded(dates=every(1, 30)), s) == "every 5 min"
     assert feedstate.describe_pace(None, s) == "every 30 min"
     assert feedstate.describe_pace(FeedState(url=FEED.url, poll_every=7200), s) == "every 2.0 h"
+
+
+# --- a real cycle on the real scheduler, on an injected clock ----------------------------
+
+class FakeClock:
+    def __init__(self, start: datetime):
+        self.now, self.lock = start, threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self.lock:
+            return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        with self.lock:
+            self.now += delta
+
+
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """The clock APScheduler reads (as in tests/test_scheduler.py) and the cycles get."""
+    clock = FakeClock(NOW)
+
+    class FakeDatetime(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return clock().astimezone(tz) if tz else clock().replace(tzinfo=None)
+
+    import apscheduler.executors.base as ex_base
+    import apscheduler.schedulers.base as sch_base
+    monkeypatch.setattr(sch_base, "datetime", FakeDatetime)
+    monkeypatch.setattr(ex_base, "datetime", FakeDatetime)
+    return clock
+
+
+def serve_rhythm(srv, path: str, clock: FakeClock, every: timedelta, shows: int) -> None:
+    """A feed that published every ``every`` up to the clock's now, its last
+    ``shows`` entries listed (one article link: only the first cycle fetches it)."""
+    def handler(req, reply):
+        now = clock()
+        newest = now - (now - NOW + timedelta(days=30)) % every
+        items = [{"title": f"item {i}", "link": srv.url("/article"), "guid": f"{path}/{i}",
+                  "pubDate": formatdate((newest - i * every).timestamp(), usegmt=True)}
+                 for i in range(shows)]
+        reply.send(200, rss(path, items).encode(), {"Content-Type": "application/rss+xml"})
+    srv.route(path, handler)
+
+
+def test_the_real_scheduler_polls_a_fast_feed_more_often_than_a_slow_one(
+        tmp_path, fault_server, fake_clock):
+    serve_rhythm(fault_server, "/wire.xml", fake_clock, timedelta(minutes=6), shows=20)
+    serve_rhythm(fault_server, "/blog.xml", fake_clock, timedelta(days=3), shows=5)
+    cfg = write_config(tmp_path, [{"name": "Wire", "url": fault_server.url("/wire.xml")},
+                                  {"name": "Blog", "url": fault_server.url("/blog.xml")}],
+                       poll_interval="10m",
+                       network={"poll_adaptive": True, "poll_min": "1m", "poll_max": "1h"})
+    settings = load_settings(cfg, env={"DATABASE_URL": f"sqlite:///{tmp_path}/nw.db"})
+    pipeline = cycle.open_pipeline(settings, storage.open_store(settings.database_url))
+    ticks, cycles, last = [], [], [None]
+
+    def poll() -> None:                            # what Service.poll does, on the fake clock
+        now = fake_clock()
+        if not cycle.idle_tick(pipeline, now, last[0]):
+            last[0] = now
+            cycles.append(cycle.run_cycle(pipeline, now=now))
+
+    schedule = scheduler.create_schedule(settings, poll, lambda: None, clock=fake_clock)
+    done = threading.Condition()
+
+    def executed(event) -> None:
+        if event.job_id == scheduler.POLL_JOB:
+            with done:
+                ticks.append(event)
+                done.notify_all()
+
+    schedule.scheduler.add_listener(executed, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    try:
+        schedule.start()
+        for minute in range(61):                   # an hour of virtual time, a tick a minute
+            with done:
+                assert done.wait_for(lambda: len(ticks) > minute, 20), f"tick {minute}"
+            fake_clock.advance(timedelta(minutes=1))
+            schedule.scheduler.wakeup()
+    finally:
+        schedule.shutdown(wait=True)
+        pipeline.close()
+        pipeline.store.close()
+    assert not [t for t in ticks if t.exception], [t.exception for t in ticks]
+    wire, blog = fault_server.hits["/wire.xml"], fault_server.hits["/blog.xml"]
+    # the wire (every 6 min) at a third of that, the blog (every 3 days) at poll_max
+    assert 28 <= wire <= 31 and blog == 2, (wire, blog)     # every 2 min; at 0 and 60
+    assert len(cycles) == wire < len(ticks)        # the ticks between found nothing due
+    states = storage.feed_states(pipeline.store)
+    assert states[fault_server.url("/wire.xml")].poll_every == pytest.approx(2 * MIN, rel=0.1)
+    assert states[fault_server.url("/blog.xml")].poll_every == HOUR
