@@ -118,17 +118,6 @@ def newest_entry(state: FeedState, dates: Sequence[datetime] | None, now: dateti
     return max(seen) if seen else None
 
 
-def describe_pace(state: FeedState | None, settings: Settings) -> str:
-    """"every 12 min" for listings: the pace a feed is polled at now."""
-    seconds = state.poll_every if state and state.poll_every else \
-        settings.poll_interval.total_seconds()
-    if seconds < 90:
-        return f"every {seconds:.0f} s"
-    if seconds < 5400:
-        return f"every {seconds / 60:.0f} min"
-    return f"every {seconds / 3600:.1f} h"
-
-
 def due_feeds(feeds: Iterable[FeedSpec], states: Mapping[str, FeedState], now: datetime,
               settings: Settings) -> tuple[list[tuple[FeedSpec, FeedState]], int]:
     """The configured feeds to poll at ``now`` with their states, and how many

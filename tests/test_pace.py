@@ -22,6 +22,7 @@ from tests.faultserver import fault_server  # noqa: F401
 from pipeline import cycle, feedstate, scheduler
 from pipeline.config import FeedSpec, load_settings, settings_from_mapping
 from pipeline.errors import FetchError, HTTPStatusError
+from pipeline.web import views
 from pipeline.fetch.freshness import fresh_for
 from pipeline.records import FeedState
 
@@ -207,9 +208,9 @@ def test_an_idle_tick_is_skipped_but_a_cycle_runs_every_poll_interval():
 
 def test_pace_is_described_for_listings():
     s = settings()
-    assert feedstate.describe_pace(succeeded(dates=every(1, 30)), s) == "every 5 min"
-    assert feedstate.describe_pace(None, s) == "every 30 min"
-    assert feedstate.describe_pace(FeedState(url=FEED.url, poll_every=7200), s) == "every 2.0 h"
+    assert succeeded(dates=every(1, 30)).pace_text(s.poll_interval) == "every 5 min"
+    assert FeedState(url=FEED.url).pace_text(s.poll_interval) == "every 30 min"   # new
+    assert FeedState(url=FEED.url, poll_every=7200).pace_text(s.poll_interval) == "every 2.0 h"
 
 
 # --- a real cycle on the real scheduler, on an injected clock ----------------------------
@@ -304,3 +305,7 @@ def test_the_real_scheduler_polls_a_fast_feed_more_often_than_a_slow_one(
     states = storage.feed_states(pipeline.store)
     assert states[fault_server.url("/wire.xml")].poll_every == pytest.approx(2 * MIN, rel=0.1)
     assert states[fault_server.url("/blog.xml")].poll_every == HOUR
+    # the reading room's feeds page shows each feed's pace
+    rows = {r["name"]: r["pace"] for r in views.feeds_page(settings, pipeline.store,
+                                                           fake_clock())["feeds"]}
+    assert rows == {"Wire": "every 2 min", "Blog": "every 60 min"}
