@@ -309,3 +309,22 @@ def test_the_real_scheduler_polls_a_fast_feed_more_often_than_a_slow_one(
     rows = {r["name"]: r["pace"] for r in views.feeds_page(settings, pipeline.store,
                                                            fake_clock())["feeds"]}
     assert rows == {"Wire": "every 2 min", "Blog": "every 60 min"}
+
+
+def test_a_database_from_before_gains_the_pace_columns(tmp_path):
+    import sqlite3
+    path = tmp_path / "old.db"
+    storage.open_store(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as db:                    # as a wave-1 database had it
+        db.execute("ALTER TABLE feeds DROP COLUMN poll_every")
+        db.execute("ALTER TABLE feeds DROP COLUMN newest_entry_at")
+        db.execute("INSERT INTO feeds (url, name, consecutive_failures) VALUES (?, 'W', 0)",
+                   (FEED.url,))
+    store = storage.open_store(f"sqlite:///{path}")
+    try:
+        assert storage.feed_states(store)[FEED.url].poll_every is None
+        storage.save_feed_states(store, [succeeded(dates=every(60, 10))])
+        state = storage.feed_states(store)[FEED.url]
+        assert state.poll_every == pytest.approx(18 * MIN) and state.newest_entry_at == NOW
+    finally:
+        store.close()
