@@ -80,8 +80,8 @@ def idle_tick(pipeline: Pipeline, now: datetime, last_cycle: datetime | None) ->
     two SELECTs, nothing written."""
     if not pipeline.settings.network.poll_adaptive:
         return False
-    due_at, first_pending = storage.poll_schedule(pipeline.store)
-    return feedstate.idle_tick(pipeline.settings, due_at, first_pending, last_cycle, now)
+    states, first_pending = storage.poll_schedule(pipeline.store)
+    return feedstate.idle_tick(pipeline.settings, states, first_pending, last_cycle, now)
 
 
 def run_cycle(pipeline: Pipeline, *, stop: threading.Event | None = None,

@@ -127,29 +127,43 @@ def due_feeds(feeds: Iterable[FeedSpec], states: Mapping[str, FeedState], now: d
     due, skipped = [], 0
     for feed in feeds:
         state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)
-        if state.next_poll_at and state.next_poll_at - early > now:
+        at = due_at(state, settings)
+        if at and at - early > now:
             skipped += 1
         else:
             due.append((feed, state))
     return due, skipped
 
 
-def idle_tick(settings: Settings, due_at: Mapping[str, datetime | None],
+def due_at(state: FeedState, settings: Settings) -> datetime | None:
+    """When a feed is due (None: now). A feed that works never waits longer
+    than the config now allows: after an edit of poll_max, or with
+    poll_adaptive turned off (only a failing feed's backoff counts then)."""
+    at = state.next_poll_at
+    if at is None or state.consecutive_failures:
+        return at
+    if not settings.network.poll_adaptive:
+        return None
+    if state.last_success_at is not None:
+        return min(at, state.last_success_at + timedelta(seconds=settings.network.poll_max))
+    return at
+
+
+def idle_tick(settings: Settings, states: Mapping[str, FeedState],
               first_pending: datetime | None, last_cycle: datetime | None,
               now: datetime) -> bool:
     """Whether a tick may skip its cycle: adaptive, no configured feed due
-    (``due_at``: next_poll_at by URL; a feed without one is due), no pending
-    page due, and a cycle ran less than poll_interval ago (so cycles, and what
-    runs after them, still come at least every poll_interval)."""
+    (:func:`due_feeds`), no pending page due, and a cycle ran less than
+    poll_interval ago (so cycles, and what runs after them, still come at
+    least every poll_interval)."""
     if not settings.network.poll_adaptive or last_cycle is None:
         return False
-    early = tick(settings) / 2
-    if now - last_cycle >= settings.poll_interval - early:
+    if now - last_cycle >= settings.poll_interval - tick(settings) / 2:
         return False
     if first_pending is not None and first_pending <= now:
         return False
-    return all(due_at.get(f.url) is not None and due_at[f.url] - early > now
-               for f in settings.feeds)
+    due, _skipped = due_feeds(settings.feeds, states, now, settings)
+    return not due
 
 
 def after_success(feed: FeedSpec, state: FeedState, now: datetime, settings: Settings, *,

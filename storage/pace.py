@@ -11,18 +11,24 @@ from typing import Iterator
 from sqlalchemy import event, func
 from sqlmodel import select
 
+from pipeline.records import FeedState
 from storage.models import FeedRow, PendingArticleRow
 from storage.queries import _utc
 from storage.store import Store
 
 
-def poll_schedule(store: Store) -> tuple[dict[str, datetime | None], datetime | None]:
-    """feed URL -> its next_poll_at (None: due at once), and the earliest
-    next attempt of a pending article page (None: none pending)."""
+def poll_schedule(store: Store) -> tuple[dict[str, FeedState], datetime | None]:
+    """Each feed's state as far as when it is due goes (next poll, failures,
+    last success), and the earliest next attempt of a pending article page
+    (None: none pending)."""
+    cols = (FeedRow.url, FeedRow.next_poll_at, FeedRow.consecutive_failures,
+            FeedRow.last_success_at)
     with store.session() as s:
-        due = {url: _utc(at) for url, at in s.exec(select(FeedRow.url, FeedRow.next_poll_at))}
+        states = {url: FeedState(url=url, next_poll_at=_utc(at), consecutive_failures=failures,
+                                 last_success_at=_utc(success))
+                  for url, at, failures, success in s.exec(select(*cols))}
         first = s.exec(select(func.min(PendingArticleRow.next_attempt_at))).one()
-    return due, _utc(first)
+    return states, _utc(first)
 
 
 @contextmanager

@@ -194,9 +194,23 @@ def test_the_tick_is_poll_min_and_a_feed_is_due_at_the_nearest_tick():
     assert feedstate.due_feeds([FEED], {FEED.url: state}, NOW, s)[1] == 1
 
 
+def test_a_config_edit_takes_effect_at_once():
+    blog = succeeded(dates=every(7 * 24 * 60, 3))          # next poll in 2 h
+    soon = NOW + timedelta(minutes=31)
+    assert feedstate.due_feeds([FEED], {FEED.url: blog}, soon, settings())[1] == 1
+    # poll_max lowered to 30 min, or adaptive polling turned off: due now
+    assert feedstate.due_feeds([FEED], {FEED.url: blog}, soon, settings(poll_max="30m"))[1] == 0
+    assert feedstate.due_feeds([FEED], {FEED.url: blog}, soon,
+                               settings(poll_adaptive=False))[1] == 0
+    # a failing feed's backoff stays in force either way
+    failing = replace(blog, consecutive_failures=3)
+    assert feedstate.due_feeds([FEED], {FEED.url: failing}, soon,
+                               settings(poll_adaptive=False))[1] == 1
+
+
 def test_an_idle_tick_is_skipped_but_a_cycle_runs_every_poll_interval():
     s = settings()
-    later = {FEED.url: NOW + timedelta(hours=1)}
+    later = {FEED.url: FeedState(url=FEED.url, next_poll_at=NOW + timedelta(hours=1))}
     assert feedstate.idle_tick(s, later, None, NOW - timedelta(minutes=5), NOW)
     assert not feedstate.idle_tick(s, later, None, NOW - timedelta(minutes=30), NOW)
     assert not feedstate.idle_tick(s, later, None, None, NOW)          # first tick
