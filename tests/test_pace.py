@@ -342,3 +342,32 @@ def test_a_database_from_before_gains_the_pace_columns(tmp_path):
         assert state.poll_every == pytest.approx(18 * MIN) and state.newest_entry_at == NOW
     finally:
         store.close()
+
+
+def test_the_service_runs_no_cycle_on_a_tick_with_nothing_due(tmp_path, fault_server):
+    from pipeline import service as service_mod
+    clock = FakeClock(datetime.now(timezone.utc))
+    serve_rhythm(fault_server, "/blog.xml", clock, timedelta(days=3), shows=5)
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/nw.db"}
+    cfg = write_config(tmp_path, [{"name": "Blog", "url": fault_server.url("/blog.xml")}],
+                       digest_time="23:59", network={"poll_adaptive": True})
+    settings = load_settings(cfg, env=env)
+    pipeline = cycle.open_pipeline(settings, storage.open_store(settings.database_url))
+    svc = service_mod.Service(service_mod.ConfigWatcher(cfg, env), settings, pipeline)
+    try:
+        svc.poll()                                 # the first tick polls the new feed
+        first = storage.last_cycle(pipeline.store)
+        svc.poll()                                 # the next: the blog is due in 2 h
+        assert storage.last_cycle(pipeline.store) == first
+        assert fault_server.hits["/blog.xml"] == 1
+        # a feed added to the config is due at once: the next tick runs a cycle
+        serve_rhythm(fault_server, "/wire.xml", clock, timedelta(minutes=6), shows=20)
+        write_config(tmp_path, [{"name": "Blog", "url": fault_server.url("/blog.xml")},
+                                {"name": "Wire", "url": fault_server.url("/wire.xml")}],
+                     digest_time="23:59", network={"poll_adaptive": True}, timezone="Etc/UTC")
+        svc.poll()
+        assert fault_server.hits["/wire.xml"] == 1 and fault_server.hits["/blog.xml"] == 1
+        assert storage.last_cycle(pipeline.store) != first
+    finally:
+        svc.pipeline.close()
+        svc.store.close()
