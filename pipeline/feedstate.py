@@ -14,10 +14,9 @@ last week), bounded by a minimum and a maximum): each feed gets its own pace
 dates show it, polled PACE_SHARE (a third) of that, kept within
 ``poll_min`` .. ``poll_max``:
 
-* publications per time: the entries dated within the last week, over the
-  time they cover (the whole week, or since the oldest entry listed when the
-  feed lists fewer entries than it published in a week: a wire shows its
-  last 20 items, an hour's worth);
+* the mean interval: a week over the entries dated within it when the feed
+  lists older ones too; the mean gap between its distinct dates when it lists
+  less than a week (a wire shows its last 20 items, an hour's worth);
 * a feed that stops publishing waits longer (:func:`poll_wait`): a quarter
   of the time since its newest entry, at most QUIET_CAP (4) times its pace
   (a wire at night; a blog that went quiet reaches poll_max anyway);
@@ -67,18 +66,22 @@ def tick(settings: Settings) -> timedelta:
 
 def publication_interval(dates: Iterable[datetime], now: datetime) -> float | None:
     """Mean seconds between publications from the entries' dates, or None
-    when no entry is dated. Dated entries but none within RATE_WINDOW: the
-    window itself (a feed that publishes less than weekly)."""
-    dates = sorted(min(d, now) for d in dates if d is not None)
+    when they say nothing (no date, or one date for all: a feed that stamps
+    its entries with the time it was built). Dated entries but none within
+    RATE_WINDOW: the window itself (a feed that publishes less than weekly)."""
+    dates = sorted({min(d, now) for d in dates if d is not None})
     if not dates:
         return None
     since = now - RATE_WINDOW
     recent = [d for d in dates if d >= since]
     if not recent:
         return RATE_WINDOW.total_seconds()
-    # the feed lists older entries too: it shows the whole window
-    start = since if len(recent) < len(dates) else recent[0]
-    return max((now - start).total_seconds(), 1.0) / len(recent)
+    if len(recent) < len(dates):      # it lists older entries too: it shows the whole week
+        return RATE_WINDOW.total_seconds() / len(recent)
+    if len(recent) == 1:
+        return None
+    # it lists less than a week: the intervals between what it shows
+    return (recent[-1] - recent[0]).total_seconds() / (len(recent) - 1)
 
 
 def pace(state: FeedState, dates: Sequence[datetime] | None, settings: Settings,

@@ -69,6 +69,9 @@ def test_no_entry_within_the_week_is_the_week_and_undated_is_none():
         feedstate.RATE_WINDOW.total_seconds()
     assert feedstate.publication_interval([], NOW) is None
     assert feedstate.publication_interval([None, None], NOW) is None
+    # every entry stamped with the time the feed was built: no rhythm to read
+    assert feedstate.publication_interval([NOW] * 20, NOW) is None
+    assert succeeded(dates=[NOW] * 20).poll_every == 30 * MIN
 
 
 def test_future_dates_count_as_now():
@@ -87,9 +90,9 @@ def test_a_busy_wire_is_polled_at_poll_min_and_a_weekly_blog_at_poll_max():
 
 
 def test_a_feed_between_the_bounds_follows_its_rate():
-    # hourly for 10 hours: a mean of 54 minutes over the 9 h they cover, a third of it
+    # hourly for 10 hours: a third of an hour
     state = succeeded(dates=every(60, 10))
-    assert state.poll_every == pytest.approx(feedstate.PACE_SHARE * 54 * MIN)
+    assert state.poll_every == pytest.approx(feedstate.PACE_SHARE * 60 * MIN)
     assert wait_of(state) == state.poll_every and state.newest_entry_at == NOW
 
 
@@ -138,8 +141,8 @@ def test_a_304_keeps_the_pace_it_had():
 def test_max_age_is_never_polled_sooner_but_within_poll_max():
     assert wait_of(succeeded(dates=every(1, 30), fresh=3600)) == HOUR
     assert wait_of(succeeded(dates=every(1, 30), fresh=86400)) == 2 * HOUR
-    slow = succeeded(dates=every(90, 30), fresh=60)  # paced at a third of 87 minutes
-    assert wait_of(slow) == pytest.approx(feedstate.PACE_SHARE * 87 * MIN)
+    slow = succeeded(dates=every(90, 30), fresh=60)  # paced at a third of 90 minutes
+    assert wait_of(slow) == pytest.approx(30 * MIN)
 
 
 def test_freshness_from_cache_control_and_expires():
@@ -339,7 +342,7 @@ def test_a_database_from_before_gains_the_pace_columns(tmp_path):
         assert storage.feed_states(store)[FEED.url].poll_every is None
         storage.save_feed_states(store, [succeeded(dates=every(60, 10))])
         state = storage.feed_states(store)[FEED.url]
-        assert state.poll_every == pytest.approx(18 * MIN) and state.newest_entry_at == NOW
+        assert state.poll_every == pytest.approx(20 * MIN) and state.newest_entry_at == NOW
     finally:
         store.close()
 
