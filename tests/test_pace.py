@@ -19,7 +19,7 @@ import storage
 from conftest import write_config
 from newsweb import rss
 from tests.faultserver import fault_server  # noqa: F401
-from pipeline import cycle, feedstate, scheduler
+from pipeline import cycle, feedstate, maintenance, scheduler
 from pipeline.config import FeedSpec, load_settings, settings_from_mapping
 from pipeline.errors import FetchError, HTTPStatusError
 from pipeline.web import views
@@ -326,6 +326,9 @@ def test_the_real_scheduler_polls_a_fast_feed_more_often_than_a_slow_one(
     rows = {r["name"]: r["pace"] for r in views.feeds_page(settings, pipeline.store,
                                                            fake_clock())["feeds"]}
     assert rows == {"Wire": "every 2 min", "Blog": "every 60 min"}
+    ok, said = maintenance.health(settings, pipeline.store, fake_clock())
+    assert ok and ("2 feeds polled at their pace, fastest Wire every 2 min, slowest Blog "
+                   "every 60 min") in said, said
 
 
 def test_a_database_from_before_gains_the_pace_columns(tmp_path):
