@@ -74,9 +74,9 @@ def _paces(settings: Settings, store: storage.Store) -> str:
     if not settings.network.poll_adaptive or not settings.feeds:
         return ""
     states = storage.feed_states(store)
-    paced = sorted((states[f.url].poll_every or settings.poll_interval.total_seconds(), f.name,
-                    states[f.url]) for f in settings.feeds if f.url in states),
-                   key=lambda paced: paced[:2])
+    paced = sorted(((states[f.url].poll_every or settings.poll_interval.total_seconds(),
+                     f.name, states[f.url]) for f in settings.feeds if f.url in states),
+                   key=lambda row: row[:2])
     if not paced:
         return ""
     (_, fast, fs), (_, slow, ss) = paced[0], paced[-1]
