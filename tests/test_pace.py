@@ -21,7 +21,7 @@ from newsweb import rss
 from tests.faultserver import fault_server  # noqa: F401
 from pipeline import cycle, feedstate, maintenance, scheduler
 from pipeline.config import FeedSpec, load_settings, settings_from_mapping
-from pipeline.errors import FetchError, HTTPStatusError
+from pipeline.errors import ConfigError, FetchError, HTTPStatusError
 from pipeline.web import views
 from pipeline.fetch.freshness import fresh_for
 from pipeline.records import FeedState
@@ -174,6 +174,15 @@ def test_backoff_wins_over_a_short_pace_and_the_pace_over_a_short_backoff():
     slow = succeeded(dates=every(7 * 24 * 60, 3))   # paced at 2 hours
     first = feedstate.after_failure(FEED, slow, NOW, FetchError("fetch: refused"), s)
     assert wait_of(first) == 2 * HOUR
+
+
+def test_bounds_that_make_no_sense_are_a_clear_error():
+    with pytest.raises(ConfigError) as err:
+        settings(poll_min="3h", poll_max="2h")
+    assert err.value.key == "network.poll_min" and "poll_max" in err.value.reason
+    with pytest.raises(ConfigError) as err:
+        settings(poll_adaptive="sometimes")
+    assert err.value.key == "network.poll_adaptive"
 
 
 def test_fixed_polling_keeps_the_old_rules():
