@@ -108,7 +108,9 @@ def poll_wait(every: float, newest: datetime | None, now: datetime, settings: Se
     if newest is not None:
         quiet = QUIET_SHARE * (now - newest).total_seconds()
         every = min(max(every, quiet), QUIET_CAP * every)
-    every = max(every, fresh_for or 0.0)
+    if fresh_for:
+        # half a tick more: due_feeds polls up to half a tick early
+        every = max(every, fresh_for + tick(settings).total_seconds() / 2)
     return min(max(every, net.poll_min), net.poll_max)
 
 
@@ -125,13 +127,15 @@ def due_feeds(feeds: Iterable[FeedSpec], states: Mapping[str, FeedState], now: d
               settings: Settings) -> tuple[list[tuple[FeedSpec, FeedState]], int]:
     """The configured feeds to poll at ``now`` with their states, and how many
     are skipped (waiting for their next poll: backoff, or their own pace).
-    Adaptive: due within half a tick counts as due now (the nearest tick)."""
+    Adaptive: due within half a tick counts as due now (the nearest tick),
+    except for a failing feed."""
     early = tick(settings) / 2 if settings.network.poll_adaptive else timedelta(0)
     due, skipped = [], 0
     for feed in feeds:
         state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)
         at = due_at(state, settings)
-        if at and at - early > now:
+        # a failing feed not even half a tick early: its Retry-After is a promise
+        if at and at - (timedelta(0) if state.consecutive_failures else early) > now:
             skipped += 1
         else:
             due.append((feed, state))

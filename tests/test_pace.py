@@ -139,7 +139,8 @@ def test_a_304_keeps_the_pace_it_had():
 # --- what the server says ---------------------------------------------------------------
 
 def test_max_age_is_never_polled_sooner_but_within_poll_max():
-    assert wait_of(succeeded(dates=every(1, 30), fresh=3600)) == HOUR
+    # an hour and half a tick: a feed may be polled up to half a tick early
+    assert wait_of(succeeded(dates=every(1, 30), fresh=3600)) == HOUR + 2.5 * MIN
     assert wait_of(succeeded(dates=every(1, 30), fresh=86400)) == 2 * HOUR
     slow = succeeded(dates=every(90, 30), fresh=60)  # paced at a third of 90 minutes
     assert wait_of(slow) == pytest.approx(30 * MIN)
@@ -163,6 +164,11 @@ def test_retry_after_is_honoured_over_the_pace():
                           retry_after=3 * HOUR)
     failed = feedstate.after_failure(FEED, fast, NOW, exc, settings())
     assert wait_of(failed) == 3 * HOUR and failed.consecutive_failures == 1
+    # and it is not polled even half a tick before the server said
+    early = NOW + timedelta(hours=3) - timedelta(minutes=1)
+    assert feedstate.due_feeds([FEED], {FEED.url: failed}, early, settings())[1] == 1
+    assert feedstate.due_feeds([FEED], {FEED.url: failed}, early + timedelta(minutes=1),
+                               settings())[1] == 0
 
 
 def test_backoff_wins_over_a_short_pace_and_the_pace_over_a_short_backoff():
