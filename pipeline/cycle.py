@@ -191,6 +191,8 @@ class _Cycle:
                 return None
         for reason in parsed.skipped:
             log.info("feeds: skipped %s in %s", reason, redact_url(feed.url))
+        for note in parsed.notes:     # a lying charset read right: worth a look, not a failure
+            log.warning("feeds: %s in %s", note, redact_url(feed.url))
         return parsed.entries, validators
 
     async def _parse(self, feed: FeedSpec, res: FetchResult) -> feeds.ParsedFeed:
