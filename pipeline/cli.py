@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 import sys
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -208,9 +208,17 @@ def cmd_check_config(args, env) -> int:
     rules = len(settings.alerts) - len(settings.people)
     print(f"{args.config}: ok ({len(settings.feeds)} feeds, {rules} alert rules, "
           f"{len(settings.people)} people watched,"
-          f" poll every {settings.poll_interval}, digest at "
+          f" {_polling(settings)}, digest at "
           f"{settings.digest_time:%H:%M} {settings.timezone})")
     return EXIT_OK
+
+
+def _polling(settings) -> str:
+    net = settings.network
+    if not net.poll_adaptive:
+        return f"poll every {settings.poll_interval}"
+    return (f"poll each feed at its pace, {timedelta(seconds=net.poll_min)} to "
+            f"{timedelta(seconds=net.poll_max)}")
 
 
 def cmd_health(args, env) -> int:

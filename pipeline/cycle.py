@@ -41,7 +41,7 @@ from pipeline.verdict import PageVerdict, item_title
 log = logging.getLogger("newswatch.cycle")
 Progress = Callable[[CycleSummary], None]
 WORKER_PRELOAD = ("pipeline.worker",)   # imported and warmed once, in the forkserver
-__all__ = ["STOP_GRACE", "Pipeline", "open_pipeline", "run_cycle"]
+__all__ = ["STOP_GRACE", "Pipeline", "idle_tick", "open_pipeline", "run_cycle"]
 
 
 @dataclass
@@ -74,6 +74,15 @@ class Pipeline:
 def open_pipeline(settings: Settings, store: storage.Store) -> Pipeline:
     return Pipeline(settings=settings, store=store, archive=Archive(settings, store),
                     pool=ExtractionPool(settings.extract, WORKER_PRELOAD))
+
+
+def idle_tick(pipeline: Pipeline, now: datetime, last_cycle: datetime | None) -> bool:
+    """True when a scheduler tick has nothing to do (see feedstate.idle_tick):
+    two SELECTs, nothing written."""
+    if not pipeline.settings.network.poll_adaptive:
+        return False
+    states, first_pending = storage.poll_schedule(pipeline.store)
+    return feedstate.idle_tick(pipeline.settings, states, first_pending, last_cycle, now)
 
 
 def run_cycle(pipeline: Pipeline, *, stop: threading.Event | None = None,
@@ -109,7 +118,8 @@ class _Cycle:
         states = storage.feed_states(self.p.store)
         queued = storage.due_pending_articles(self.p.store, self.now,
                                               self.cfg.network.max_new_articles_per_feed)
-        due, self.summary.feeds_skipped = feedstate.due_feeds(self.cfg.feeds, states, self.now)
+        due, self.summary.feeds_skipped = feedstate.due_feeds(
+            self.cfg.feeds, states, self.now, self.cfg)
         due = [(feed, state, queued.pop(feed.url, [])) for feed, state in due]
         self.grace = Grace(self.stop)
         self.unchanged: list[FeedState] = []    # feeds that answered 304
@@ -167,13 +177,14 @@ class _Cycle:
             self.summary.feeds_not_modified += 1
             if not queued:
                 # saved with the other 304s at the end of the cycle, in one transaction
-                self.unchanged.append(self._succeeded(feed, state, *validators))
+                self.unchanged.append(self._succeeded(feed, state, res, entries, validators))
                 return
         entries, waiting = await self.links.resolve(entries)   # Google News links
         if waiting:      # no validators kept: the next poll lists the waiting ones again
             validators = (None, None)
         batch = await self.entries(entries, queued)
-        new_state = self._succeeded(feed, state, *validators) if batch.complete else state
+        new_state = (self._succeeded(feed, state, res, entries, validators) if batch.complete
+                     else state)
         self._save(new_state, batch)
 
     async def _entries_of(self, feed: FeedSpec, state: FeedState, res: FetchResult
@@ -344,13 +355,17 @@ class _Cycle:
         return ItemOutcome(entry=entry, canonical_url=canonical, status=status,
                            fetched_at=self.now, **kw)
 
-    def _succeeded(self, feed: FeedSpec, state: FeedState, etag, last_modified) -> FeedState:
-        return feedstate.after_success(feed, state, self.now, etag, last_modified)
+    def _succeeded(self, feed: FeedSpec, state: FeedState, res: FetchResult,
+                   entries: list[FeedEntry], validators: tuple) -> FeedState:
+        dates = None if res.not_modified else [e.published for e in entries]
+        return feedstate.after_success(feed, state, self.now, self.cfg, etag=validators[0],
+                                       last_modified=validators[1], dates=dates,
+                                       fresh_for=res.fresh_for)
 
     def _failed(self, feed: FeedSpec, state: FeedState, exc: Exception) -> None:
         self.summary.feeds_failed += 1
         self.summary.errors.append(str(exc))
-        new_state = feedstate.after_failure(feed, state, self.now, exc, self.cfg.network)
+        new_state = feedstate.after_failure(feed, state, self.now, exc, self.cfg)
         log.warning("%s (feed %s, failure %d)", exc, feed.name, new_state.consecutive_failures)
         try:
             self._save(new_state)

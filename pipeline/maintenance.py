@@ -66,7 +66,23 @@ def health(settings: Settings, store: storage.Store,
         return False, (f"unhealthy: last cycle finished {_ago(age)} ago, more than "
                        f"2 × poll interval ({_ago(limit)})")
     return True, f"healthy: last cycle finished {_ago(age)} ago: {summary}" + \
-        _failing_channels(store)
+        _paces(settings, store) + _failing_channels(store)
+
+
+def _paces(settings: Settings, store: storage.Store) -> str:
+    """Adaptive polling: the configured feeds' paces, fastest and slowest."""
+    if not settings.network.poll_adaptive or not settings.feeds:
+        return ""
+    states = storage.feed_states(store)
+    paced = sorted(((states[f.url].poll_every or settings.poll_interval.total_seconds(),
+                     f.name, states[f.url]) for f in settings.feeds if f.url in states),
+                   key=lambda row: row[:2])
+    if not paced:
+        return ""
+    (_, fast, fs), (_, slow, ss) = paced[0], paced[-1]
+    return (f"; {len(paced)} feeds polled at their pace, fastest {fast} "
+            f"{fs.pace_text(settings.poll_interval)}, slowest {slow} "
+            f"{ss.pace_text(settings.poll_interval)}")
 
 
 def _failing_channels(store: storage.Store) -> str:

@@ -7,7 +7,7 @@ SQLModel tables live in ``storage/`` and are turned into these at its edge.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class FetchResult:
     charset: str | None = None    # from the Content-Type header, if any
     etag: str | None = None
     last_modified: str | None = None
+    fresh_for: float | None = None  # seconds the response says it stays fresh (max-age, Expires)
 
     @property
     def not_modified(self) -> bool:
@@ -136,6 +137,17 @@ class FeedState:
     failing_since: datetime | None = None
     last_success_at: datetime | None = None
     next_poll_at: datetime | None = None
+    poll_every: float | None = None          # its pace in seconds (None: every poll_interval)
+    newest_entry_at: datetime | None = None  # the latest publication date it listed
+
+    def pace_text(self, poll_interval: timedelta) -> str:
+        """"every 12 min": the pace it is polled at (pipeline/feedstate.py)."""
+        seconds = self.poll_every or poll_interval.total_seconds()
+        if seconds < 90:
+            return f"every {seconds:.0f} s"
+        if seconds < 5400:
+            return f"every {seconds / 60:.0f} min"
+        return f"every {seconds / 3600:.1f} h"
 
 
 @dataclass

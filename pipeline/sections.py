@@ -43,6 +43,13 @@ class NetworkConfig:
                               "transiently (5xx, 429, timeout)", low=0, high=20)
     retry_base: float = key(600.0, "first retry delay of such a page, doubling",
                             kind="seconds", low=MINUTE, high=YEAR)
+    # adaptive polling (pipeline/feedstate.py): each feed at its own pace
+    poll_adaptive: bool = key(True, "poll each feed at the pace it publishes (within "
+                              "poll_min..poll_max); false: every feed every poll_interval")
+    poll_min: float = key(300.0, "shortest wait between two polls of one feed",
+                          kind="seconds", low=1, high=YEAR, not_above="poll_max")
+    poll_max: float = key(7200.0, "longest wait between two polls of a feed that works",
+                          kind="seconds", low=1, high=YEAR)
 
 
 @dataclass(frozen=True)

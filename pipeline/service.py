@@ -38,7 +38,7 @@ from typing import Mapping
 import storage
 from pipeline import dedupe, deliver, digest, scheduler
 from pipeline.config import Settings, load_settings
-from pipeline.cycle import Pipeline, open_pipeline, run_cycle
+from pipeline.cycle import Pipeline, idle_tick, open_pipeline, run_cycle
 from pipeline.errors import ConfigError
 
 log = logging.getLogger("newswatch.service")
@@ -99,6 +99,7 @@ class Service:
         self.cycling = threading.Lock()        # one cycle at a time in this process
         self.digesting = threading.Lock()      # one digest decision at a time
         self.failed_cycles = 0
+        self.last_cycle: datetime | None = None  # when this process last started a cycle
         self.schedule = scheduler.create_schedule(settings, self.poll, self.scheduled_digest)
         self.reading_room = None               # pipeline.web, when web.port is set
 
@@ -118,6 +119,10 @@ class Service:
             return
         try:
             self.apply_config_edits()
+            now = scheduler.utc_now()
+            if idle_tick(self.pipeline, now, self.last_cycle):
+                return                         # nothing due (adaptive polling)
+            self.last_cycle = now
             with storage.cycle_lock(self.store, wait=0):
                 summary = run_cycle(self.pipeline, stop=self.stop)
             log.info("%s", summary.line())

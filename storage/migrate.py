@@ -19,7 +19,10 @@ _INDEXES = {"items": {"ix_items_story_key": "story_key",
 
 
 # columns added to existing tables since wave 1: (table, column, SQL type and default)
-_COLUMNS: list[tuple[str, str, str]] = []
+_COLUMNS: list[tuple[str, str, str]] = [
+    ("feeds", "poll_every", "FLOAT"),
+    ("feeds", "newest_entry_at", "TIMESTAMP WITH TIME ZONE"),
+]
 
 
 def migrate(engine: Engine) -> None:

@@ -25,6 +25,8 @@ class FeedRow(SQLModel, table=True):
     failing_since: datetime | None = Field(default=None, sa_column=_utc_column())
     last_success_at: datetime | None = Field(default=None, sa_column=_utc_column())
     next_poll_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    poll_every: float | None = None     # seconds between polls (pipeline/feedstate.py)
+    newest_entry_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
 class ItemRow(SQLModel, table=True):

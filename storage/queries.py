@@ -47,7 +47,8 @@ def _feed_state(r: FeedRow) -> FeedState:
                      consecutive_failures=r.consecutive_failures, last_error=r.last_error,
                      failing_since=_utc(r.failing_since),
                      last_success_at=_utc(r.last_success_at),
-                     next_poll_at=_utc(r.next_poll_at))
+                     next_poll_at=_utc(r.next_poll_at), poll_every=r.poll_every,
+                     newest_entry_at=_utc(r.newest_entry_at))
 
 
 def failing_feeds(store: Store, urls: Iterable[str] | None = None) -> list[FeedState]:

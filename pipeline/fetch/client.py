@@ -36,6 +36,7 @@ from pipeline.config import NetworkConfig
 from pipeline.errors import (DeadlineExceeded, FetchError, HTTPStatusError, RefusedURL,
                              TooLarge, TooManyRedirects)
 from pipeline.fetch.decoding import decoder_for
+from pipeline.fetch.freshness import fresh_for
 from pipeline.fetch.netguard import (GuardedBackend, PeerRefused, Resolver, check_resolved,
                                      private_peers, written_as_address)
 from pipeline.records import FetchResult
@@ -191,7 +192,8 @@ class Fetcher:
                 return FetchResult(url=url, final_url=url, status=304, body=b"",
                                    etag=resp.headers.get("etag") or headers.get("If-None-Match"),
                                    last_modified=resp.headers.get("last-modified")
-                                   or headers.get("If-Modified-Since"))
+                                   or headers.get("If-Modified-Since"),
+                                   fresh_for=fresh_for(resp.headers))
             if not 200 <= status < 300:
                 raise _status_error(status, resp.headers, shown, where)
             body = await self._read_body(resp, shown, where)
@@ -199,7 +201,8 @@ class Fetcher:
         return FetchResult(url=url, final_url=url, status=status, body=body,
                            content_type=content_type, charset=charset,
                            etag=resp.headers.get("etag"),
-                           last_modified=resp.headers.get("last-modified"))
+                           last_modified=resp.headers.get("last-modified"),
+                           fresh_for=fresh_for(resp.headers))
 
     def _redirect_target(self, current: str, outcome: tuple[int, str | None],
                          shown: str) -> str:

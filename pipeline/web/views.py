@@ -16,7 +16,7 @@ from typing import Mapping
 import storage
 from pipeline import maintenance
 from pipeline.config import Settings
-from pipeline.records import StoredItem
+from pipeline.records import FeedState, StoredItem
 from pipeline.redact import redact_text, redact_url
 from pipeline.web import briefing, marks
 from pipeline.web.query import ParsedQuery, parse_query, variant_sets
@@ -195,6 +195,8 @@ def _feed_row(name, url, state, kept, settings, configured) -> dict:
             "failures": state.consecutive_failures if state else 0,
             "failing_since": when(state.failing_since, settings) if state else "",
             "next_poll": when(state.next_poll_at, settings) if state else "",
+            "pace": (state or FeedState(url)).pace_text(settings.poll_interval)
+            if configured else "",
             "kept": kept.get(url, 0)}
 
 
