@@ -45,7 +45,8 @@ def ids_for_urls(store: Store, urls: Iterable[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     with store.session() as s:
         for part in _chunks(urls):
-            out.update(s.exec(select(ItemRow.url, ItemRow.id).where(ItemRow.url.in_(part))))
+            out.update((url, item_id) for url, item_id in
+                       s.exec(select(ItemRow.url, ItemRow.id).where(ItemRow.url.in_(part))))
     return out
 
 
