@@ -19,7 +19,9 @@ _INDEXES = {"items": {"ix_items_story_key": "story_key",
 
 
 # columns added to existing tables since wave 1: (table, column, SQL type and default)
-_COLUMNS: list[tuple[str, str, str]] = []
+_COLUMNS: list[tuple[str, str, str]] = [
+    ("items", "first_seen_at", "TIMESTAMP WITH TIME ZONE"),   # rematch (storage/history.py)
+]
 
 
 def migrate(engine: Engine) -> None:

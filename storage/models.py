@@ -58,6 +58,9 @@ class ItemRow(SQLModel, table=True):
     story_key: str | None = None
     fingerprint: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     error: str | None = Field(default=None, sa_column=Column(Text))
+    # set when rematch promoted an off-topic item: when it was first seen (fetched_at
+    # is then when rematch found it, which puts it in the next digest)
+    first_seen_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
 class AlertRow(SQLModel, table=True):
@@ -147,3 +150,6 @@ class ChannelRow(SQLModel, table=True):
     failing_since: datetime | None = Field(default=None, sa_column=_utc_column())
     last_attempt_at: datetime | None = Field(default=None, sa_column=_utc_column())
     last_success_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+from storage import history  # noqa: E402,F401  (registers the retention store's table)
