@@ -60,10 +60,15 @@ def retained_of(verdict, keep: bool) -> Retained | None:
 
 
 def restore(retained: Retained) -> bytes:
-    """The bytes kept: UTF-8 text or the page. ValueError for a codec not installed."""
-    if retained.codec == "zlib":
-        return zlib.decompress(retained.data)
-    if retained.codec == "zstd" and zstandard is not None:
-        return zstandard.ZstdDecompressor().decompress(retained.data)
+    """The bytes kept: UTF-8 text or the page. ValueError when they cannot be read
+    back (a codec not installed here, a damaged row)."""
+    try:
+        if retained.codec == "zlib":
+            return zlib.decompress(retained.data)
+        if retained.codec == "zstd" and zstandard is not None:
+            return zstandard.ZstdDecompressor().decompress(retained.data)
+    except (zlib.error, getattr(zstandard, "ZstdError", zlib.error)) as exc:
+        raise ValueError(f"history: a {retained.kind} kept with {retained.codec} is damaged: "
+                         f"{exc}") from exc
     raise ValueError(f"history: codec {retained.codec!r} is not available "
                      "(pip install zstandard)")

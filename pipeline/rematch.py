@@ -18,6 +18,7 @@ request ends it between two batches (what was written stays written).
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -30,6 +31,9 @@ from pipeline.config import Settings
 from pipeline.errors import ExtractError
 from pipeline.extract import extract_article
 from pipeline.records import Promotion, Retained, RuleMatch, StoredItem
+from pipeline.redact import redact_url
+
+log = logging.getLogger("newswatch.rematch")
 
 BATCH = 500
 Progress = Callable[[int], None]      # called with the number of items just judged
@@ -135,7 +139,11 @@ class _Judge:
     def text_of(self, item: StoredItem, retained: Retained | None) -> str:
         if retained is None:
             return ""
-        kept = history.restore(retained)
+        try:
+            kept = history.restore(retained)
+        except ValueError as exc:      # judged on title and summary, like an old item
+            log.warning("%s (item %s)", exc, redact_url(item.url))
+            return ""
         if retained.kind == "text":
             return kept.decode("utf-8")
         try:          # a page the pre-filter ruled out: extracted only now

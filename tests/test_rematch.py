@@ -15,6 +15,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 import httpx
+import pytest
 from conftest import ROOT, TEST_ALERTS, TEST_TOPIC, write_config
 from cycle_support import export_rows, write_digest_now
 from test_postgres import postgres_url  # noqa: F401  (the throw-away cluster fixture)
@@ -192,3 +193,21 @@ def test_rematch_on_postgres(postgres_url, web, tmp_path):  # noqa: F811
     (olives,) = [i for i in storage.all_items(store) if i.title == OLIVES]
     assert olives.status == "new" and olives.first_seen_at is not None
     assert maintenance.daily(settings, store) == 0
+
+
+def test_kept_texts_read_back_whichever_codec_wrote_them():
+    from pipeline import history
+    from pipeline.records import Retained
+
+    text = " ".join(OLIVE_TEXT)
+    kept = history.retain_text(text)
+    assert kept.kind == "text" and len(kept.data) < len(text.encode())
+    assert history.restore(kept).decode() == text
+    import zlib
+    old = Retained("text", "zlib", zlib.compress(text.encode()))   # written without zstd
+    assert history.restore(old).decode() == text
+    page = history.retain_page(b"<html><p>" + text.encode() + b"</p></html>")
+    assert page.kind == "page" and text.encode() in history.restore(page)
+    for bad in (Retained("text", kept.codec, b"not compressed"), Retained("text", "lz4", b"")):
+        with pytest.raises(ValueError, match="^history: "):
+            history.restore(bad)
