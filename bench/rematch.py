@@ -181,7 +181,9 @@ def memory(days: int, per_day: int, folder: Path) -> None:
         if day % 5 == 0:
             rematch(edited if day % 10 == 0 else settings, store, timedelta(days=7), now=at)
         if day in (1, 2, 5, 10, 15, 20, 25, 30, 35, 40) or day == days:
-            size = store.sqlite_path.stat().st_size / 2**20
+            path = store.sqlite_path       # the file and its write-ahead log
+            wal = path.with_name(path.name + "-wal")
+            size = (path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)) / 2**20
             print(f"{day:4} {proc.memory_info().rss / 2**20:8.1f} "
                   f"{storage.count_retained(store):9} {day * per_day:7} {size:7.1f}",
                   flush=True)
