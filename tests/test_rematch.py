@@ -211,3 +211,19 @@ def test_kept_texts_read_back_whichever_codec_wrote_them():
     for bad in (Retained("text", kept.codec, b"not compressed"), Retained("text", "lz4", b"")):
         with pytest.raises(ValueError, match="^history: "):
             history.restore(bad)
+
+
+def test_the_service_prunes_after_its_daily_digest(web, env, tmp_path):
+    from pipeline import service as service_mod
+
+    cfg = write_config(tmp_path, [{"name": "wire", "url": _feed(web)}], digest_time="00:00")
+    settings = load_settings(cfg, env=env)
+    store = _cycle(settings, days_ago=40)
+    assert storage.count_retained(store) == 1
+    pipeline = open_pipeline(settings, store)
+    try:
+        svc = service_mod.Service(service_mod.ConfigWatcher(cfg, env), settings, pipeline)
+        svc.write_due_digest()               # today's digest is due: written, then pruned
+    finally:
+        pipeline.close()
+    assert storage.count_retained(store) == 0
