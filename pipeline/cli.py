@@ -74,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("check-config", cmd_check_config, "validate the config file (exit 0 or 2)")
     command("health", cmd_health, "exit 0 when the last cycle finished within 2× the poll "
             "interval")
-    p = command("rematch", cmd_rematch, "apply the current alert rules to stored items")
-    p.add_argument("--since", default="7d", help="how far back (a duration: 7d, 12h)")
+    p = command("rematch", cmd_rematch, "judge the items seen (kept and off topic) again "
+                "with the current topic, alert and people rules")
+    p.add_argument("--since", default="7d", help="how far back (a duration: 30d, 12h; "
+                   "off-topic items are kept for history.keep)")
     p = command("test-rules", cmd_test_rules, "show which rules match a text, and why")
     p.add_argument("text", help="the text to test (as title and body)")
     p = command("deliveries", cmd_deliveries, "list the delivery channels and the messages "
@@ -232,14 +234,10 @@ def cmd_health(args, env) -> int:
 
 def cmd_rematch(args, env) -> int:
     from pipeline.config import parse_duration
-    from pipeline.maintenance import rematch
+    from pipeline.rematch import run_command
 
     settings = _settings(args, env)
-    since = parse_duration(args.since, key="--since")
-    checked, added, removed = rematch(settings, _store(settings), since)
-    print(f"rematch: {checked} items since {datetime.now(timezone.utc) - since:%Y-%m-%d %H:%M}"
-          f" UTC; {added} alerts added, {removed} removed")
-    return EXIT_OK
+    return run_command(settings, _store(settings), parse_duration(args.since, key="--since"))
 
 
 def cmd_test_rules(args, env) -> int:

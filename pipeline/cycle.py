@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import storage
-from pipeline import dedupe, feeds, feedstate, novelty, pending
+from pipeline import dedupe, feeds, feedstate, history, novelty, pending
 from pipeline.archive import Archive
 from pipeline.config import FeedSpec, Settings
 from pipeline.errors import FeedError, FetchError, StorageError
@@ -331,7 +331,8 @@ class _Cycle:
             update_of = match.key
         if verdict.topic is None:
             return self._outcome(entry, canonical, "off_topic", title=verdict.title,
-                                 article=replace(art, text=""))
+                                 article=replace(art, text=""), retained=history.retained_of(
+                                     verdict, self.cfg.history.keep.total_seconds() > 0))
         published = entry.published or self.now
         stories = self.p.archive.stories
         story = stories.find_story(verdict.title, fp, published)

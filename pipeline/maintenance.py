@@ -1,4 +1,5 @@
-"""Commands over what is already stored: export, rematch, health."""
+"""Commands over what is already stored: export, health, daily maintenance (rematch is
+pipeline/rematch.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from typing import IO
 
 import storage
-from pipeline import match
 from pipeline.config import Settings
 from pipeline.records import StoredItem
 
@@ -33,18 +33,11 @@ def _export_record(item: StoredItem) -> dict:
             "extraction": item.extraction, "error": item.error}
 
 
-def rematch(settings: Settings, store: storage.Store, since: timedelta,
-            now: datetime | None = None) -> tuple[int, int, int]:
-    """Apply the current alert rules to new items found since ``now - since``.
-    Returns (items checked, alerts added, alerts removed)."""
+def daily(settings: Settings, store: storage.Store, now: datetime | None = None) -> int:
+    """The service's daily maintenance: forget what was kept of off-topic items
+    older than ``history.keep``. Returns the number of items forgotten."""
     now = now or datetime.now(timezone.utc)
-    checked = added = removed = 0
-    for item in storage.items_between(store, now - since, now + timedelta(seconds=1),
-                                      statuses=["new", "update"]):
-        matches = match.match_alerts(settings.alerts, item.title, item.summary, item.text)
-        a, r = storage.replace_alerts(store, item.id, matches)
-        checked, added, removed = checked + 1, added + a, removed + r
-    return checked, added, removed
+    return storage.prune_retained(store, now - settings.history.keep)
 
 
 def health(settings: Settings, store: storage.Store,

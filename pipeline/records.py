@@ -166,6 +166,18 @@ class ItemOutcome:
     story_key: str | None = None      # URL of the first item of the same story
     alerts: list[RuleMatch] = field(default_factory=list)
     error: str | None = None
+    retained: Retained | None = None  # an off-topic item's text or page, kept for rematch
+
+
+@dataclass(frozen=True)
+class Retained:
+    """What is kept of an off-topic item so that ``rematch`` can judge it again:
+    its extracted text, or (when it was ruled out before extraction) its page,
+    compressed by ``codec`` (pipeline/history.py)."""
+
+    kind: str                         # "text" or "page"
+    codec: str                        # "zstd" or "zlib"
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,7 @@ class StoredItem:
     error: str | None = None
     alerts: tuple[RuleMatch, ...] = ()
     also_in: tuple[str, ...] = ()     # names of the other feeds that carried its URL
+    first_seen_at: datetime | None = None   # found by rematch: when it was first seen
 
 
 @dataclass(frozen=True)
@@ -262,3 +275,16 @@ class LinkAlias:
     status: str                   # "resolved", "stand_in" or "failing"
     attempts: int = 0             # cycles that tried and failed
     last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """An off-topic item that the current rules keep: what it becomes."""
+
+    item_id: int
+    status: str                      # "new", or "duplicate" of a kept item
+    text: str
+    fingerprint: bytes | None
+    duplicate_of: str | None
+    story_key: str | None
+    alerts: list[RuleMatch]

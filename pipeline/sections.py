@@ -7,6 +7,7 @@ section is a class here (or in its stage's ``options.py``) and one field on Sett
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pipeline.configkeys import DAY, GIB, HOUR, KIB, MINUTE, YEAR, key  # noqa: F401
 
@@ -142,3 +143,15 @@ class GoogleNewsConfig:
                         "server, or a mirror)", kind="url")
     max_attempts: int = key(3, "cycles that try a link before its feed's source link "
                             "stands in for it", low=1, high=100)
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    """What is kept of items judged off topic, so that ``rematch`` can judge them
+    again under edited rules (pipeline/rematch.py)."""
+
+    keep: timedelta = key(timedelta(days=30), "how long the text (or page) of an off-topic item is kept "
+                      "for rematch; 0s keeps none", low=0, high=YEAR)
+    rematch_on_edit: timedelta = key(timedelta(days=7), "how far back the service rematches by itself "
+                                 "when an edit changes the topic, alert or people rules; 0s: "
+                                 "never", low=0, high=YEAR)

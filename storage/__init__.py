@@ -24,6 +24,8 @@ from storage.reading import (alert_rule_names, copies_of, ids_for_urls, item_by_
                              items_by_ids, kept_counts_by_feed, kept_item_time,
                              latest_digest_day, search_items, search_sources, story_items)
 from storage.search import SearchQuery, SearchTerm
+from storage.history import (count_retained, count_to_rematch, items_to_rematch, promote,
+                             prune_retained, set_alerts)
 
 __all__ = [
     "Store", "open_store", "cycle_lock", "CycleLocked", "integrity_check",
@@ -45,4 +47,8 @@ __all__ += [
     "alert_rule_names", "copies_of", "ids_for_urls", "item_by_id", "item_by_url", "items_by_ids",
     "kept_counts_by_feed", "kept_item_time", "latest_digest_day", "search_items",
     "search_sources", "story_items", "SearchQuery", "SearchTerm",
+]
+__all__ += [   # the retention store and rematch (storage/history.py)
+    "count_retained", "count_to_rematch", "items_to_rematch", "promote", "prune_retained",
+    "set_alerts",
 ]

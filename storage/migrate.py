@@ -22,6 +22,7 @@ _INDEXES = {"items": {"ix_items_story_key": "story_key",
 _COLUMNS: list[tuple[str, str, str]] = [
     ("feeds", "poll_every", "FLOAT"),
     ("feeds", "newest_entry_at", "TIMESTAMP WITH TIME ZONE"),
+    ("items", "first_seen_at", "TIMESTAMP WITH TIME ZONE"),   # rematch (storage/history.py)
 ]
 
 

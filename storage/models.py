@@ -60,6 +60,9 @@ class ItemRow(SQLModel, table=True):
     story_key: str | None = None
     fingerprint: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     error: str | None = Field(default=None, sa_column=Column(Text))
+    # set when rematch promoted an off-topic item: when it was first seen (fetched_at
+    # is then when rematch found it, which puts it in the next digest)
+    first_seen_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
 class AlertRow(SQLModel, table=True):
@@ -177,3 +180,6 @@ class ItemSourceRow(SQLModel, table=True):
     feed_url: str = Field(primary_key=True)
     feed_name: str = ""
     seen_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+from storage import history  # noqa: E402,F401  (registers the retention store's table)

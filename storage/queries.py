@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from pipeline.records import (Article, FeedState, ItemOutcome, RuleMatch,
                               StoredItem, TermHit)
+from storage.history import save_retained
 from storage.models import AlertRow, CycleRow, DigestRow, FeedRow, ItemRow
 from storage.links import add_item_sources, other_sources
 from storage.search import index_saved
@@ -144,6 +145,7 @@ def _insert_outcomes(s, store: Store, outcomes: list[ItemOutcome]) -> int:
     if alert_rows:
         s.exec(insert(AlertRow).values(alert_rows)  # type: ignore[call-overload]
                .on_conflict_do_nothing(index_elements=["item_id", "rule"]))
+    save_retained(s, ids, outcomes)      # what rematch needs of off-topic ones
     # the search index, in the same transaction (storage/search.py)
     index_saved(s.connection(), [{**r, "id": ids[r["url"]]} for r in rows if r["url"] in ids])
     return len(ids)
@@ -226,7 +228,8 @@ def _stored_item(r: ItemRow, alerts: tuple[RuleMatch, ...],
                       published=_utc(r.published), fetched_at=_utc(r.fetched_at),
                       summary=r.summary, text=r.text, extraction=r.extraction,
                       fallback_reason=r.fallback_reason, duplicate_of=r.duplicate_of,
-                      story_key=r.story_key, error=r.error, alerts=alerts, also_in=also_in)
+                      story_key=r.story_key, error=r.error, alerts=alerts, also_in=also_in,
+                      first_seen_at=_utc(r.first_seen_at))
 
 
 def titles_for(store: Store, urls: Iterable[str]) -> dict[str, tuple[str, str]]:

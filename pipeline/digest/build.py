@@ -155,7 +155,9 @@ def _report(item: StoredItem, originals: dict[str, tuple[str, str]], rank: dict[
                   source=feed_text(", ".join((item.source, *item.also_in))),
                   time=shown_time(item.published or item.fetched_at, tz),
                   status=item.status, **_update_of(item, originals),
-                  keywords=[feed_text(k) for k in keywords], snippet=excerpt, note=note)
+                  keywords=[feed_text(k) for k in keywords], snippet=excerpt, note=note,
+                  found_by_rematch=shown_time(item.first_seen_at, tz) if item.first_seen_at
+                  else None)
 
 
 def _excerpt(item: StoredItem, matches) -> list[tuple[str, bool]]:

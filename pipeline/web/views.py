@@ -63,6 +63,7 @@ def item_page(settings: Settings, store: storage.Store, item_id: int, q: str = "
     original = storage.item_by_url(store, item.duplicate_of) if item.duplicate_of else None
     return {
         "item": item, "when": item_time(item, settings), "url": briefing.safe_url(item.url),
+        "found_by_rematch": when(item.first_seen_at, settings) if item.first_seen_at else None,
         "title": marks.marked(item.title or item.url, hits, "title"),
         "summary": marks.marked(item.summary, hits, "summary") if item.summary and
         item.summary.strip() not in (item.text or "") else [],
