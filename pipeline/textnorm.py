@@ -45,6 +45,9 @@ ARABIC_PREFIXES: tuple[str, ...] = tuple(sorted(
     {c + ("لل" if p == "ل" and a else p + a) for c in _CONJ for p in _PREP for a in _ARTICLE}
     - {""}, key=len, reverse=True))
 _MIN_STEM = 2   # never strip a word down to fewer letters than this
+# Between the text nodes of a page (pipeline/extract/visible.py): a private-use
+# character, not a word character, kept by normalise; read as nothing or a space
+NODE_BREAK = "\ue000"
 
 
 @lru_cache(maxsize=65536)

@@ -38,14 +38,15 @@ def extraction_options(cfg: ExtractConfig) -> dict[str, Any]:
 
 def extract_article(html: bytes, url: str, cfg: ExtractConfig, *,
                     max_text_chars: int = MAX_TEXT_CHARS,
-                    max_title_chars: int = MAX_TITLE_CHARS) -> Article:
-    """Extract the article from one page; ExtractError when there is none."""
+                    max_title_chars: int = MAX_TITLE_CHARS, tree: Any = None) -> Article:
+    """Extract the article from one page; ExtractError when there is none.
+    ``tree``: the page already parsed by ``visible.parse_page`` (parsed once)."""
     import trafilatura  # imported here: workers pay for it, the CLI's start-up does not
 
     try:
         # a page's "&#27;" made trafilatura give no text at all: repaired first
-        doc = trafilatura.bare_extraction(repair_character_references(html), url=url,
-                                          **extraction_options(cfg))
+        page = tree if tree is not None else repair_character_references(html)
+        doc = trafilatura.bare_extraction(page, url=url, **extraction_options(cfg))
     except Exception as exc:  # trafilatura raises anything from lxml to ValueError on bad pages
         raise ExtractError(f"trafilatura failed: {type(exc).__name__}: {exc}", url=url) from exc
     text = clean_external_text(getattr(doc, "text", None) if doc is not None else "").strip()
