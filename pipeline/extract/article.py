@@ -15,6 +15,7 @@ the matcher and the database a bounded amount.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from pipeline.config import ExtractConfig
@@ -31,9 +32,14 @@ _MAX_NAME_CHARS = 300       # author, site name
 
 
 def extraction_options(cfg: ExtractConfig) -> dict[str, Any]:
-    """The trafilatura settings the pipeline uses (benchmarks use the same)."""
+    """The trafilatura settings the pipeline uses (benchmarks use the same).
+    htmldate's extensive search is off: Newswatch keeps no page date (the feed's
+    is the item's), and that search hands text to dateparser, whose first use
+    compiles its ~600 locales (seconds of CPU per process, bench/RESULTS.md)."""
     return dict(include_comments=cfg.include_comments, favor_precision=cfg.favor_precision,
-                include_tables=True, deduplicate=False, with_metadata=True)
+                include_tables=True, deduplicate=False, with_metadata=True,
+                date_extraction_params={"extensive_search": False, "original_date": True,
+                                        "max_date": date.today().isoformat()})
 
 
 def extract_article(html: bytes, url: str, cfg: ExtractConfig, *,
