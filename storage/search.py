@@ -30,7 +30,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from pipeline.textnorm import normalise, word_list, words
+from pipeline.textnorm import normalise, word_list
 from storage import fulltext
 
 log = logging.getLogger("newswatch.storage")

@@ -139,6 +139,8 @@ def _side_by_side(need: _FormNeed, hits: dict[str, set[int]], vocab: Vocabulary)
         last: dict[int, int] = {}          # slot -> where it was last seen
         for i, word in enumerate(seq):
             pids = hits.get(word)
+            if not word.isascii():          # a stem of it may be a part
+                pids = set().union(*(hits.get(f, ()) for f in word_forms(word)))
             if i + 1 < len(seq) and word + seq[i + 1] in hits:   # Dall'Oglio
                 pids = (pids or set()) | hits[word + seq[i + 1]]
             if not pids:
@@ -152,14 +154,19 @@ def _side_by_side(need: _FormNeed, hits: dict[str, set[int]], vocab: Vocabulary)
 
 
 def _part_hits(watchlist, vocab: Vocabulary) -> tuple[dict[int, set[str]], dict[str, set[int]]]:
-    """Part -> why words matched it; word -> the parts it (one of its forms) can be."""
+    """Part -> why words matched it; word form -> the parts it can be. Set
+    operations first, as ``watchlist`` does: of a page's thousands of words
+    only the few that are name parts are walked in Python."""
+    wanted = vocab.forms | vocab.joined
+    new = wanted - watchlist._hits.keys() - watchlist._misses
+    if new:
+        watchlist._learn(new)
     found: dict[int, set[str]] = {}
     hits: dict[str, set[int]] = {}
-    for w in vocab.words | vocab.joined:
-        for f in (w,) if w in vocab.joined else word_forms(w):
-            for pid, _, reason in watchlist.word_parts(f):
-                found.setdefault(pid, set()).add(reason)
-                hits.setdefault(w, set()).add(pid)
+    for w in wanted & watchlist._hits.keys():
+        for pid, _, reason in watchlist.word_parts(w):
+            found.setdefault(pid, set()).add(reason)
+            hits.setdefault(w, set()).add(pid)
     return found, hits
 
 
