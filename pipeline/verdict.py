@@ -89,8 +89,9 @@ def judge_html(html: bytes, url: str, extract_cfg: ExtractConfig, dedupe_cfg: De
     back typed in the verdict (it pickles unchanged), not raised. With the
     pre-filter, a page that cannot be on topic is not extracted at all."""
     tree = parse_page(html) if extract_cfg.prefilter else None
-    if tree is not None:
-        topic, alerts = rules.rules()
+    topic, alerts = rules.rules()
+    # the entry alone first (a few words): when it may be on topic, so may the page
+    if tree is not None and not maybe_on_topic(topic, alerts, (entry_title, entry_summary)):
         texts = (*visible_text(tree).fields(), entry_title, entry_summary)
         if not maybe_on_topic(topic, alerts, texts):
             return PageVerdict(article=Article(url=url, title=entry_title), title=entry_title,
