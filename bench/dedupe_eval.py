@@ -92,7 +92,9 @@ def as_page(n: int, text: str) -> bytes:
 
 
 async def _verdicts(pages: list[bytes], cfg: DedupeConfig, workers: int) -> list[PageVerdict]:
-    extract_cfg = ExtractConfig(workers=workers)
+    # every page fingerprinted: the pre-filter would store an off-topic page
+    # unextracted, and the topic is not what this measures
+    extract_cfg = ExtractConfig(workers=workers, prefilter=False)
     pool = ExtractionPool(extract_cfg, WORKER_PRELOAD)     # the cycle's pool and warm-up
     rules = RuleSet.of(*_RULES)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from pipeline import pending
 from pipeline.config import Settings
@@ -89,6 +90,8 @@ class Pages:
             return None
         if verdict.article is None:
             return await self.from_summary(entry, str(verdict.error or "extract: no text"))
+        if verdict.prefiltered:       # kept for a later rematch (not sent back by the worker)
+            return replace(verdict, page=res.body)
         return verdict
 
     async def _workers_ready(self) -> bool:

@@ -99,6 +99,9 @@ class ExtractConfig:
                                    low=1, high=1_000_000)
     favor_precision: bool = key(False, "trafilatura: drop doubtful parts of a page")
     include_comments: bool = key(False, "trafilatura: keep readers' comments")
+    # most pages of broad feeds are off topic: a page whose every word misses the
+    # topic rule (relaxed: pipeline/match/relax.py) is stored off topic unextracted
+    prefilter: bool = key(True, "skip extracting pages that cannot be on topic")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,9 @@ ARABIC_PREFIXES: tuple[str, ...] = tuple(sorted(
     {c + ("لل" if p == "ل" and a else p + a) for c in _CONJ for p in _PREP for a in _ARTICLE}
     - {""}, key=len, reverse=True))
 _MIN_STEM = 2   # never strip a word down to fewer letters than this
+# Between the text nodes of a page (pipeline/extract/visible.py): a private-use
+# character, not a word character, kept by normalise; read as nothing or a space
+NODE_BREAK = "\ue000"
 
 
 @lru_cache(maxsize=65536)
@@ -164,6 +167,12 @@ def word_forms(word: str) -> tuple[str, ...]:
 def words(norm: str) -> list[tuple[str, int, int]]:
     """(word, start, end) of each word of a normalised text, possessive 's dropped."""
     return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(norm)]
+
+
+def word_list(norm: str) -> list[str]:
+    """The words of a normalised text, as :func:`words` cuts them, without their
+    offsets (C speed: what indexing every stored text needs)."""
+    return _WORD.findall(norm)
 
 
 class Document:

@@ -17,7 +17,9 @@ from pipeline import dedupe, match
 from pipeline.config import DedupeConfig, ExtractConfig
 from pipeline.errors import ExtractError, StageError
 from pipeline.extract import extract_article
+from pipeline.extract.visible import parse_page, visible_text
 from pipeline.match import Rule
+from pipeline.match.relax import maybe_on_topic
 from pipeline.match.rules import MAX_HITS_PER_RULE
 from pipeline.records import Article, RuleMatch
 
@@ -34,6 +36,10 @@ class PageVerdict:
     topic: RuleMatch | None = None
     alerts: tuple[RuleMatch, ...] = ()
     error: StageError | None = None
+    # stored off topic without extraction: not even the relaxed rule matched
+    # (``page``, the raw page, is put back by the main process, which has it)
+    prefiltered: bool = False
+    page: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -80,9 +86,18 @@ def judge_page(article: Article, entry_title: str, entry_summary: str, rules: Ru
 def judge_html(html: bytes, url: str, extract_cfg: ExtractConfig, dedupe_cfg: DedupeConfig,
                rules: RuleSet, entry_title: str = "", entry_summary: str = "") -> PageVerdict:
     """The worker's task: extract the page, then judge it. An ExtractError comes
-    back typed in the verdict (it pickles unchanged), not raised."""
+    back typed in the verdict (it pickles unchanged), not raised. With the
+    pre-filter, a page that cannot be on topic is not extracted at all."""
+    tree = parse_page(html) if extract_cfg.prefilter else None
+    topic, alerts = rules.rules()
+    # the entry alone first (a few words): when it may be on topic, so may the page
+    if tree is not None and not maybe_on_topic(topic, alerts, (entry_title, entry_summary)):
+        texts = (*visible_text(tree).fields(), entry_title, entry_summary)
+        if not maybe_on_topic(topic, alerts, texts):
+            return PageVerdict(article=Article(url=url, title=entry_title), title=entry_title,
+                               prefiltered=True)
     try:
-        article = extract_article(html, url, extract_cfg)
+        article = extract_article(html, url, extract_cfg, tree=tree)
     except ExtractError as exc:
         return PageVerdict(article=None, error=exc)
     return judge_page(article, entry_title, entry_summary, rules, dedupe_cfg)

@@ -6,11 +6,9 @@ forked from there. So what it imports and warms here is paid once per
 service process instead of once per worker:
 
 * the imports: trafilatura, numpy (fingerprints), the rule engine;
-* dateparser's locale tables: the first time htmldate hands dateparser a date
-  it cannot read itself, dateparser compiles regular expressions for each of
-  its ~600 locales, 2-4 s of CPU (``bench/RESULTS.md``). A worker born cold
-  pays that in the middle of a flood, once per worker and again after each
-  recycling;
+* (not dateparser: its ~600 locales cost 2-4 s of CPU to compile, and it is
+  only reached through htmldate's extensive search, which
+  ``extract.extraction_options`` turns off);
 * the other tables trafilatura loads on first need: justext's stop words of
   all languages (0.3 s, for pages where trafilatura falls back on justext) and
   the list of top-level domains (0.15 s);
@@ -49,12 +47,6 @@ import trafilatura  # noqa: E402,F401  (imported for the workers)
 from pipeline import verdict  # noqa: E402,F401  (imported for the workers)
 from pipeline.config import DedupeConfig, ExtractConfig  # noqa: E402
 
-# Dates in forms htmldate's own parsers leave to dateparser (a month name
-# between day and year, with a weekday or time around them): dateparser then
-# tries every locale in turn, which is what compiles them all.
-_DATES = ("Mittwoch, 11. Dezember 2024 um 10:15 Uhr", "Wed 11 Dec. 2024 10:15 a.m.",
-          "mercredi 11 décembre 2024 à 10 h 15", "الأربعاء 11 ديسمبر 2024 10:15")
-
 _PAGE = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <title>Warm-up page | Newswatch</title>
 <meta property="og:title" content="Warm-up page"></head><body>
@@ -72,11 +64,6 @@ def warm_up() -> None:
     """Pay the one-time costs of extraction in this process (see the module
     docstring); never raises."""
     try:
-        from htmldate.extractors import get_external_parser
-
-        parser = get_external_parser()
-        for text in _DATES:
-            parser.get_date_data(text)
         from courlan.urlutils import get_tldinfo
         from trafilatura import external
 

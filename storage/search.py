@@ -30,7 +30,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 
-from pipeline.textnorm import normalise, words
+from pipeline.textnorm import normalise, word_list
 from storage import fulltext
 
 log = logging.getLogger("newswatch.storage")
@@ -74,7 +74,7 @@ class SearchPage:
 
 def index_words(*parts: str | None) -> list[str]:
     """The normalised words of ``parts``, in order (what the index holds)."""
-    return [w for part in parts if part for w, _, _ in words(normalise(part))]
+    return [w for part in parts if part for w in word_list(normalise(part))]
 
 
 def ensure_search_index(engine: Engine) -> None:

@@ -15,6 +15,7 @@ the matcher and the database a bounded amount.
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from pipeline.config import ExtractConfig
@@ -31,21 +32,27 @@ _MAX_NAME_CHARS = 300       # author, site name
 
 
 def extraction_options(cfg: ExtractConfig) -> dict[str, Any]:
-    """The trafilatura settings the pipeline uses (benchmarks use the same)."""
+    """The trafilatura settings the pipeline uses (benchmarks use the same).
+    htmldate's extensive search is off: Newswatch keeps no page date (the feed's
+    is the item's), and that search hands text to dateparser, whose first use
+    compiles its ~600 locales (seconds of CPU per process, bench/RESULTS.md)."""
     return dict(include_comments=cfg.include_comments, favor_precision=cfg.favor_precision,
-                include_tables=True, deduplicate=False, with_metadata=True)
+                include_tables=True, deduplicate=False, with_metadata=True,
+                date_extraction_params={"extensive_search": False, "original_date": True,
+                                        "max_date": date.today().isoformat()})
 
 
 def extract_article(html: bytes, url: str, cfg: ExtractConfig, *,
                     max_text_chars: int = MAX_TEXT_CHARS,
-                    max_title_chars: int = MAX_TITLE_CHARS) -> Article:
-    """Extract the article from one page; ExtractError when there is none."""
+                    max_title_chars: int = MAX_TITLE_CHARS, tree: Any = None) -> Article:
+    """Extract the article from one page; ExtractError when there is none.
+    ``tree``: the page already parsed by ``visible.parse_page`` (parsed once)."""
     import trafilatura  # imported here: workers pay for it, the CLI's start-up does not
 
     try:
         # a page's "&#27;" made trafilatura give no text at all: repaired first
-        doc = trafilatura.bare_extraction(repair_character_references(html), url=url,
-                                          **extraction_options(cfg))
+        page = tree if tree is not None else repair_character_references(html)
+        doc = trafilatura.bare_extraction(page, url=url, **extraction_options(cfg))
     except Exception as exc:  # trafilatura raises anything from lxml to ValueError on bad pages
         raise ExtractError(f"trafilatura failed: {type(exc).__name__}: {exc}", url=url) from exc
     text = clean_external_text(getattr(doc, "text", None) if doc is not None else "").strip()
