@@ -24,7 +24,7 @@ from storage.reading import (alert_rule_names, copies_of, ids_for_urls, item_by_
                              items_by_ids, kept_counts_by_feed, kept_item_time,
                              latest_digest_day, search_items, search_sources, story_items)
 from storage.search import SearchQuery, SearchTerm
-from storage.history import (count_retained, count_to_rematch, items_to_rematch, promote,
+from storage.history import (count_retained, retained_kinds, count_to_rematch, items_to_rematch, promote,
                              prune_retained, set_alerts)
 
 __all__ = [
@@ -49,6 +49,6 @@ __all__ += [
     "search_sources", "story_items", "SearchQuery", "SearchTerm",
 ]
 __all__ += [   # the retention store and rematch (storage/history.py)
-    "count_retained", "count_to_rematch", "items_to_rematch", "promote", "prune_retained",
+    "count_retained", "retained_kinds", "count_to_rematch", "items_to_rematch", "promote", "prune_retained",
     "set_alerts",
 ]

@@ -123,3 +123,9 @@ def count_retained(store) -> int:
 
     with store.session() as s:
         return int(s.exec(select(func.count()).select_from(RetainedRow)).one())
+
+
+def retained_kinds(store) -> list[str]:
+    """What is kept of each retained item ("text" or "page"), in item order."""
+    with store.session() as s:
+        return list(s.exec(select(RetainedRow.kind).order_by(RetainedRow.item_id)))

@@ -18,6 +18,7 @@ import httpx
 import pytest
 from conftest import ROOT, TEST_ALERTS, TEST_TOPIC, write_config
 from cycle_support import export_rows, write_digest_now
+from storage import retained_kinds
 from test_postgres import postgres_url  # noqa: F401  (the throw-away cluster fixture)
 from test_service import SUMMARY, article, exported, publish, services  # noqa: F401
 
@@ -80,15 +81,20 @@ def _by_title(rows) -> dict[str, dict]:
     return {r["title"]: r for r in rows}
 
 
-def test_a_new_keyword_finds_last_months_off_topic_report(web, env, tmp_path):
-    cfg = write_config(tmp_path, [{"name": "wire", "url": _feed(web)}])
+@pytest.mark.parametrize("prefilter, kept", [(True, "page"), (False, "text")])
+def test_a_new_keyword_finds_last_months_off_topic_report(web, env, tmp_path, prefilter, kept):
+    # with the pre-filter the off-topic page is never extracted: its page is what is
+    # kept, and rematch extracts it; without, its extracted text is kept
+    extract = {"prefilter": prefilter}
+    cfg = write_config(tmp_path, [{"name": "wire", "url": _feed(web)}], extract=extract)
     store = _cycle(load_settings(cfg, env=env), days_ago=20)
     before = _by_title(export_rows(store))
     assert before[OLIVES]["status"] == "off_topic" and before[TADAMON]["status"] == "new"
     assert before[TADAMON]["alerts"] == ["Torture"]
-    assert storage.count_retained(store) == 1     # the off-topic text, kept compressed
+    assert retained_kinds(store) == [kept]     # kept compressed
 
-    cfg = write_config(tmp_path, [{"name": "wire", "url": web.url("/feed.xml")}], **EDITED)
+    cfg = write_config(tmp_path, [{"name": "wire", "url": web.url("/feed.xml")}],
+                       extract=extract, **EDITED)
     out = _newswatch(cfg, env, "rematch", "--since", "30d").stdout
     assert "2 items since" in out and "1 promoted into the next digest" in out, out
     assert f"found by rematch: {OLIVES}" in out
