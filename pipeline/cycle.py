@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import storage
-from pipeline import dedupe, feeds, feedstate, novelty, pending
+from pipeline import dedupe, feeds, feedstate, leases, novelty, pending
 from pipeline.archive import Archive
 from pipeline.config import FeedSpec, Settings
 from pipeline.errors import FeedError, FetchError, StorageError
@@ -108,6 +108,9 @@ class _Cycle:
         queued = storage.due_pending_articles(self.p.store, self.now,
                                               self.cfg.network.max_new_articles_per_feed)
         due, self.summary.feeds_skipped = feedstate.due_feeds(self.cfg.feeds, states, self.now)
+        # several replicas on PostgreSQL: only the feeds this one could lease
+        due, queued = leases.claim_due(self.p.store, self.cfg, due, queued, self.now)
+        leased = [f.url for f, _ in due] + list(queued)
         due = [(feed, state, queued.pop(feed.url, [])) for feed, state in due]
         self.grace = Grace(self.stop)
         self.unchanged: list[FeedState] = []    # feeds that answered 304
@@ -123,6 +126,7 @@ class _Cycle:
         finally:
             watcher.cancel()
             storage.save_feed_states(self.p.store, self.unchanged)
+            leases.release(self.p.store, leased)
         # measured on the monotonic clock: a clock step mid-cycle changes no duration
         self.summary.finished_at = self.now + timedelta(seconds=time.monotonic() - began)
         return self.summary

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import IO
 
 import storage
-from pipeline import match
+from pipeline import leases, match
 from pipeline.config import Settings
 from pipeline.records import StoredItem
 
@@ -66,7 +66,7 @@ def health(settings: Settings, store: storage.Store,
         return False, (f"unhealthy: last cycle finished {_ago(age)} ago, more than "
                        f"2 × poll interval ({_ago(limit)})")
     return True, f"healthy: last cycle finished {_ago(age)} ago: {summary}" + \
-        _failing_channels(store)
+        _failing_channels(store) + leases.replicas_report(store, now, limit)
 
 
 def _failing_channels(store: storage.Store) -> str:

@@ -43,6 +43,10 @@ class NetworkConfig:
                               "transiently (5xx, 429, timeout)", low=0, high=20)
     retry_base: float = key(600.0, "first retry delay of such a page, doubling",
                             kind="seconds", low=MINUTE, high=YEAR)
+    feed_lease: float = key(900.0, "replicas on one PostgreSQL: how long a replica's claim on "
+                            "the feeds it polls lasts; longer than a cycle (a replica that "
+                            "dies loses its claims after this)", kind="seconds", low=1,
+                            high=DAY)
 
 
 @dataclass(frozen=True)

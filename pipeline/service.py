@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Mapping
 
 import storage
-from pipeline import dedupe, deliver, digest, scheduler
+from pipeline import dedupe, deliver, digest, leases, scheduler
 from pipeline.config import Settings, load_settings
 from pipeline.cycle import Pipeline, open_pipeline, run_cycle
 from pipeline.errors import ConfigError
@@ -101,6 +101,7 @@ class Service:
         self.failed_cycles = 0
         self.schedule = scheduler.create_schedule(settings, self.poll, self.scheduled_digest)
         self.reading_room = None               # pipeline.web, when web.port is set
+        self.started_at = scheduler.utc_now()
 
     @property
     def settings(self) -> Settings:
@@ -118,9 +119,10 @@ class Service:
             return
         try:
             self.apply_config_edits()
-            with storage.cycle_lock(self.store, wait=0):
+            with leases.cycle_guard(self.store):   # SQLite: one cycle at a time
                 summary = run_cycle(self.pipeline, stop=self.stop)
             log.info("%s", summary.line())
+            leases.heartbeat(self.store, self.started_at, summary)
             self.deliver_after_cycle(summary)
         except storage.CycleLocked as exc:
             log.info("skipped: %s", exc)
@@ -139,7 +141,7 @@ class Service:
 
     def write_due_digest(self, now: datetime | None = None) -> None:
         """Write the digest that :func:`scheduler.digest_due` says is due, if any."""
-        with self.digesting:
+        with self.digesting, leases.digest_once(self.store):   # once, whichever replica
             settings, store = self.settings, self.store
             now = now or scheduler.utc_now()
             try:
@@ -200,6 +202,7 @@ class Service:
         log.info("service: started, pid %d, config %s, database %s, digests in %s",
                  os.getpid(), self.config.path, self.store.shown_url,
                  self.settings.output_dir / "digests")
+        leases.heartbeat(self.store, self.started_at)   # seen by health from the start
         self.write_due_digest()                # catch up a digest missed while down
         if self.exiting.is_set():
             return self.shutdown()

@@ -147,3 +147,4 @@ class ChannelRow(SQLModel, table=True):
     failing_since: datetime | None = Field(default=None, sa_column=_utc_column())
     last_attempt_at: datetime | None = Field(default=None, sa_column=_utc_column())
     last_success_at: datetime | None = Field(default=None, sa_column=_utc_column())
+from storage import leases as _leases  # noqa: E402,F401  (registers its tables)
