@@ -66,10 +66,14 @@ def claim_due(store: storage.Store, settings: Settings, due: Due,
     lease, with their state read again after the lease. Unchanged on SQLite."""
     if not shared(store):
         return due, queued
-    me = replica_id()
-    until = now + timedelta(seconds=settings.network.feed_lease)
+    me, clock = replica_id(), datetime.now(timezone.utc)
+    until = clock + timedelta(seconds=settings.network.feed_lease)
     wanted = [f.url for f, _ in due] + list(queued)
-    got = set(storage.claim_feeds(store, me, wanted, datetime.now(timezone.utc), until))
+    # a fair share, not all: the replica first to cycle would otherwise take every
+    # feed, and the others' cycles would find nothing left
+    live = storage.live_replicas(store, clock - 2 * settings.poll_interval) or 1
+    got = set(storage.claim_feeds(store, me, wanted, clock, until,
+                                  limit=-(-len(wanted) // live)))
     states = storage.feed_states(store) if got else {}
     mine, _ = feedstate.due_feeds([f for f, _ in due if f.url in got], states, now)
     mine_urls = {f.url for f, _ in mine}

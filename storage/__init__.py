@@ -17,8 +17,8 @@ from storage.queries import (all_items, digest_written, discovery_floor,
                              original_for_canonical, record_cycle, record_digest,
                              replace_alerts, save_feed_batch, save_feed_states, seen_urls,
                              earlier_reports, original_texts, reports_per_rule)
-from storage.leases import (claim_feeds, digest_lock, feed_leases, record_replica,
-                            release_feeds, replica_rows)
+from storage.leases import (claim_feeds, digest_lock, feed_leases, live_replicas,
+                            record_replica, release_feeds, replica_rows)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
 from storage.reading import (alert_rule_names, copies_of, ids_for_urls, item_by_id, item_by_url,
                              items_by_ids, kept_counts_by_feed, kept_item_time,
@@ -45,5 +45,5 @@ __all__ += [
     "kept_counts_by_feed", "kept_item_time", "latest_digest_day", "search_items",
     "search_sources", "story_items", "SearchQuery", "SearchTerm",
 ]
-__all__ += ["claim_feeds", "digest_lock", "feed_leases", "record_replica", "release_feeds",
-            "replica_rows"]
+__all__ += ["claim_feeds", "digest_lock", "feed_leases", "live_replicas", "record_replica",
+            "release_feeds", "replica_rows"]

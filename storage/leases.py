@@ -59,15 +59,19 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 def claim_feeds(store, replica: str, urls: list[str], now: datetime,
-                lease_until: datetime) -> list[str]:
-    """Lease to ``replica`` those of ``urls`` no other replica holds a live
-    lease on; returns the URLs claimed (its own live leases included)."""
+                lease_until: datetime, limit: int | None = None) -> list[str]:
+    """Lease to ``replica`` those of ``urls`` (at most ``limit``, in URL
+    order) no other replica holds a live lease on; returns the URLs claimed
+    (its own live leases included)."""
     urls = list(dict.fromkeys(urls))
+    limit = len(urls) if limit is None else limit
     insert = pg_insert if store.engine.dialect.name == "postgresql" else sqlite_insert
     claimed: list[str] = []
     with store.session() as s:
         for i in range(0, len(urls), _CHUNK):
             part = urls[i:i + _CHUNK]
+            if len(claimed) >= limit:
+                break
             s.exec(insert(FeedLeaseRow).values([{"feed_url": u} for u in part])
                    .on_conflict_do_nothing(index_elements=["feed_url"]))
             free = (select(FeedLeaseRow.feed_url)
@@ -75,6 +79,9 @@ def claim_feeds(store, replica: str, urls: list[str], now: datetime,
                            (FeedLeaseRow.lease_until.is_(None))
                            | (FeedLeaseRow.lease_until <= now)
                            | (FeedLeaseRow.claimed_by == replica))
+                    # the limit in SQL: FOR UPDATE locks every row it returns, and
+                    # a row locked here is one the other replicas skip
+                    .order_by(FeedLeaseRow.feed_url).limit(limit - len(claimed))
                     .with_for_update(skip_locked=True))
             got = list(s.exec(free))
             if got:
@@ -137,9 +144,27 @@ def record_replica(store, replica: str, started_at: datetime, now: datetime,
         s.add(row)
 
 
+def live_replicas(store, since: datetime) -> int:
+    """How many replicas were seen at or after ``since``."""
+    with store.session() as s:
+        return len(s.exec(select(ReplicaRow.id).where(ReplicaRow.last_seen >= since)).all())
+
+
 def replica_rows(store) -> list[tuple[str, datetime, datetime, datetime | None, str]]:
     """(id, started_at, last_seen, last_cycle_at, last_summary), latest seen first."""
     with store.session() as s:
         rows = s.exec(select(ReplicaRow).order_by(ReplicaRow.last_seen.desc())).all()
         return [(r.id, _utc(r.started_at), _utc(r.last_seen), _utc(r.last_cycle_at),
                  r.last_summary) for r in rows]
+
+
+class RoundTrips:
+    """Counts the statements sent to the database (for bench/scale_bench.py)."""
+
+    def __init__(self, store):
+        self.count = 0
+        from sqlalchemy import event
+        event.listen(store.engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args, **_kw) -> None:
+        self.count += 1

@@ -134,3 +134,18 @@ def test_sqlite_is_unchanged(tmp_path):
             with storage.cycle_lock(store, wait=0):
                 pass
     store.close()
+
+
+def test_a_replica_claims_its_share_of_the_due_feeds(store, tmp_path, pg_url):
+    feeds = [{"name": f"F{i}", "url": f"http://feeds.test/{i}.xml"} for i in range(9)]
+    settings = load_settings(write_config(tmp_path, feeds), env={"DATABASE_URL": pg_url})
+    due = [(f, FeedState(url=f.url, name=f.name)) for f in settings.feeds]
+    now = datetime.now(timezone.utc)
+    for other in ("r-2", "r-3"):       # two more replicas seen lately: a third each
+        storage.record_replica(store, other, now, now)
+    leases.heartbeat(store, now)
+    mine, _ = leases.claim_due(store, settings, due, {}, NOW)
+    assert [f.url for f, _ in mine] == [f.url for f, _ in due[:3]]
+    assert storage.claim_feeds(store, "r-2", [f.url for f, _ in due], now,
+                               now + timedelta(minutes=5), limit=3) == \
+        [f.url for f, _ in due[3:6]]
