@@ -9,8 +9,11 @@ deadlines, never fixed sleeps."""
 
 from __future__ import annotations
 
+import os
 import random
 import re
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from datetime import datetime, timezone
@@ -127,6 +130,9 @@ def test_three_replicas_share_300_feeds_and_survive_a_sigkill(tmp_path, replicas
                 svc.wait_for(r"cycle: feeds \d+ polled", n=5, timeout=60)
             wait_until(lambda: not storage.delivery_counts(store).get("pending"), 30,
                        "the outbox drained")
+            health = subprocess.run([sys.executable, "-m", "pipeline", "health", "--config",
+                                     str(cfg)], env={**os.environ, **env}, capture_output=True,
+                                    text=True, timeout=60).stdout
             for svc in replicas[1:]:
                 svc.terminate()
             stored = {i.url for i in storage.all_items(store)}
@@ -143,6 +149,10 @@ def test_three_replicas_share_300_feeds_and_survive_a_sigkill(tmp_path, replicas
     # every outbox row sent, each exactly once (one message per row: no grouping)
     assert counts.get("sent") == len(hooks.hooks) and set(counts) == {"sent"}
     assert len({(h.path, h.title, h.body) for h in hooks.hooks}) == len(hooks.hooks)
+    # health reports the replicas by id; the one killed long ago no more
+    listed = re.findall(r"replica (\S+-(\d+)-\w+):", health)
+    assert {int(pid) for _, pid in listed} & {svc.proc.pid for svc in replicas[1:]}, health
+    assert victim.proc.pid not in {int(pid) for _, pid in listed}
     # the killed replica died holding leases; its feeds were taken over once they
     # expired (their articles are among those stored), by the others
     assert orphaned
