@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import storage
-from pipeline import dedupe, feeds, feedstate, history, novelty, pending
+from pipeline import dedupe, feeds, feedstate, history, leases, novelty, pending
 from pipeline.archive import Archive
 from pipeline.config import FeedSpec, Settings
 from pipeline.errors import FeedError, FetchError, StorageError
@@ -120,6 +120,9 @@ class _Cycle:
                                               self.cfg.network.max_new_articles_per_feed)
         due, self.summary.feeds_skipped = feedstate.due_feeds(
             self.cfg.feeds, states, self.now, self.cfg)
+        # several replicas on PostgreSQL: only the feeds this one could lease
+        due, queued = leases.claim_due(self.p.store, self.cfg, due, queued, self.now)
+        leased = [f.url for f, _ in due] + list(queued)
         due = [(feed, state, queued.pop(feed.url, [])) for feed, state in due]
         self.grace = Grace(self.stop)
         self.unchanged: list[FeedState] = []    # feeds that answered 304
@@ -137,6 +140,7 @@ class _Cycle:
         finally:
             watcher.cancel()
             storage.save_feed_states(self.p.store, self.unchanged)
+            leases.release(self.p.store, leased)
         if self.links and self.links.stats.requests + self.links.stats.offline:
             log.info("%s", self.links.stats.line())
         # measured on the monotonic clock: a clock step mid-cycle changes no duration

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import IO
 
 import storage
+from pipeline import leases
 from pipeline.config import Settings
 from pipeline.records import StoredItem
 
@@ -59,7 +60,8 @@ def health(settings: Settings, store: storage.Store,
         return False, (f"unhealthy: last cycle finished {_ago(age)} ago, more than "
                        f"2 × poll interval ({_ago(limit)})")
     return True, f"healthy: last cycle finished {_ago(age)} ago: {summary}" + \
-        _paces(settings, store) + _failing_channels(store)
+        _paces(settings, store) + _failing_channels(store) + \
+        leases.replicas_report(store, now, limit)
 
 
 def _paces(settings: Settings, store: storage.Store) -> str:

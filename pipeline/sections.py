@@ -51,6 +51,10 @@ class NetworkConfig:
                           kind="seconds", low=1, high=YEAR, not_above="poll_max")
     poll_max: float = key(7200.0, "longest wait between two polls of a feed that works",
                           kind="seconds", low=1, high=YEAR)
+    feed_lease: float = key(900.0, "replicas on one PostgreSQL: how long a replica's claim on "
+                            "the feeds it polls lasts; longer than a cycle (a replica that "
+                            "dies loses its claims after this)", kind="seconds", low=1,
+                            high=DAY)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Mapping
 
 import storage
-from pipeline import dedupe, deliver, digest, maintenance, scheduler
+from pipeline import dedupe, deliver, digest, leases, maintenance, scheduler
 from pipeline.archive import Archive
 from pipeline.config import Settings, load_settings
 from pipeline.cycle import Pipeline, idle_tick, open_pipeline, run_cycle
@@ -105,6 +105,7 @@ class Service:
         self.schedule = scheduler.create_schedule(settings, self.poll, self.scheduled_digest)
         self.reading_room = None               # pipeline.web, when web.port is set
         self.rematch = InBackground(pipeline.store, self.stop, log.info)
+        self.started_at = scheduler.utc_now()
 
     @property
     def settings(self) -> Settings:
@@ -129,9 +130,10 @@ class Service:
             if self.rematch.promoted.is_set():  # items rematch promoted: known as originals
                 self.rematch.promoted.clear()
                 self.pipeline.archive = Archive(self.settings, self.store)
-            with storage.cycle_lock(self.store, wait=0):
+            with leases.cycle_guard(self.store):   # SQLite: one cycle at a time
                 summary = run_cycle(self.pipeline, stop=self.stop)
             log.info("%s", summary.line())
+            leases.heartbeat(self.store, self.started_at, summary)
             self.deliver_after_cycle(summary)
         except storage.CycleLocked as exc:
             log.info("skipped: %s", exc)
@@ -150,7 +152,7 @@ class Service:
 
     def write_due_digest(self, now: datetime | None = None) -> None:
         """Write the digest that :func:`scheduler.digest_due` says is due, if any."""
-        with self.digesting:
+        with self.digesting, leases.digest_once(self.store):   # once, whichever replica
             settings, store = self.settings, self.store
             now = now or scheduler.utc_now()
             try:
@@ -224,6 +226,7 @@ class Service:
         log.info("service: started, pid %d, config %s, database %s, digests in %s",
                  os.getpid(), self.config.path, self.store.shown_url,
                  self.settings.output_dir / "digests")
+        leases.heartbeat(self.store, self.started_at)   # seen by health from the start
         self.write_due_digest()                # catch up a digest missed while down
         if self.exiting.is_set():
             return self.shutdown()

@@ -19,6 +19,8 @@ from storage.queries import (all_items, digest_written, discovery_floor,
                              original_for_canonical, record_cycle, record_digest,
                              replace_alerts, save_feed_batch, save_feed_states, seen_urls,
                              earlier_reports, original_texts, reports_per_rule)
+from storage.leases import (claim_feeds, digest_lock, feed_leases, live_replicas,
+                            record_replica, release_feeds, replica_rows)
 from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
 from storage.reading import (alert_rule_names, copies_of, ids_for_urls, item_by_id, item_by_url,
                              items_by_ids, kept_counts_by_feed, kept_item_time,
@@ -52,3 +54,5 @@ __all__ += [   # the retention store and rematch (storage/history.py)
     "count_retained", "retained_kinds", "count_to_rematch", "items_to_rematch", "promote", "prune_retained",
     "set_alerts",
 ]
+__all__ += ["claim_feeds", "digest_lock", "feed_leases", "live_replicas", "record_replica",
+            "release_feeds", "replica_rows"]

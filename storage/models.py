@@ -183,3 +183,4 @@ class ItemSourceRow(SQLModel, table=True):
 
 
 from storage import history  # noqa: E402,F401  (registers the retention store's table)
+from storage import leases as _leases  # noqa: E402,F401  (registers its tables)

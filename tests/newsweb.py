@@ -68,6 +68,8 @@ class Request:
     conditional: bool
     bytes: int = 0                # body bytes sent
     kind: str = "other"           # the page's kind; "other" for a 404
+    started: float = 0.0          # time.monotonic() when the request came in
+    ended: float = 0.0            # ... and when its answer was written (0: never)
 
 
 class GeneratedPages(Protocol):
@@ -145,6 +147,7 @@ def _handler(web: NewsWeb):
             pass
 
         def do_GET(self) -> None:
+            self.started = time.monotonic()
             if web.control is not None and self.path.startswith("/_control/"):
                 parts = urlsplit(self.path)
                 answer = json.dumps(web.control(parts.path, parse_qs(parts.query))).encode()
@@ -163,12 +166,22 @@ def _handler(web: NewsWeb):
 
         def _send(self, status: int, body: bytes, ctype: str | None, *, page: Page | None = None,
                   gz: bool = False, log: bool = True) -> None:
+            entry = None
             if log:
                 conditional = bool(self.headers.get("If-None-Match")
                                    or self.headers.get("If-Modified-Since"))
+                entry = Request(self.path, status, conditional, len(body),
+                                page.kind if page else "other", started=self.started)
                 with web.lock:
-                    web.log.append(Request(self.path, status, conditional, len(body),
-                                           page.kind if page else "other"))
+                    web.log.append(entry)
+            try:
+                self._answer(status, body, ctype, page, gz)
+            finally:
+                if entry is not None:
+                    entry.ended = time.monotonic()
+
+        def _answer(self, status: int, body: bytes, ctype: str | None, page: Page | None,
+                    gz: bool) -> None:
             self.send_response(status)
             if ctype:
                 self.send_header("Content-Type", ctype)

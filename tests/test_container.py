@@ -241,3 +241,25 @@ def _see_test_packages(venv: Path) -> None:
     # venv's; a .pth line adds this venv's site-packages after the new venv's own
     site = next((venv / "lib").glob("python3*/site-packages"))
     (site / "_test_venv.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+
+
+def test_the_scale_compose_file_runs_three_replicas_on_one_postgres():
+    doc = yaml.safe_load((ROOT / "docker-compose.scale.yml").read_text("utf-8"))
+    pg, app = doc["services"]["postgres"], doc["services"]["newswatch"]
+    data = next(v.split(":")[0] for v in pg["volumes"] if v.endswith(":/var/lib/postgresql/data"))
+    assert data in doc["volumes"]                                   # a named volume
+    assert pg["healthcheck"]["test"][:2] == ["CMD", "pg_isready"]
+    assert "${POSTGRES_PASSWORD:?" in pg["environment"]["POSTGRES_PASSWORD"]
+    assert app["deploy"]["replicas"] == 3
+    assert app["depends_on"]["postgres"]["condition"] == "service_healthy"
+    url = app["environment"]["DATABASE_URL"]
+    assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
+    # several copies: a fixed host port or container name would clash
+    assert "ports" not in app and "container_name" not in app
+    base = yaml.safe_load((ROOT / "docker-compose.yml").read_text("utf-8"))
+    inline = app["build"]["dockerfile_inline"].splitlines()
+    assert inline[0] == f"FROM {base['services']['newswatch']['image']}"
+    assert "psycopg" in inline[1] and inline[1].startswith("RUN .venv/bin/pip install")
+    mounts = {m.split(":")[1]: m.split(":")[0] for m in app["volumes"]}
+    assert mounts["/app/config"] == "./config" and mounts["/output"] == "./output"
+    assert app["stop_grace_period"] == "10s"

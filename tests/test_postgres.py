@@ -5,13 +5,6 @@ on a Unix socket only. `.ci/run` installs PostgreSQL and sets
 NEWSWATCH_REQUIRE_POSTGRES=1 so that CI fails rather than skips here.
 """
 
-import os
-import pwd
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
 import pytest
 
 import storage
@@ -20,52 +13,7 @@ from conftest import write_config
 from newsweb import article_pages, rss
 from pipeline.config import load_settings
 from pipeline.cycle import open_pipeline, run_cycle
-
-
-def _pg_bin(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    for folder in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
-        if (folder / name).exists():
-            return str(folder / name)
-    return None
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
-    missing = not (initdb and pg_ctl)
-    try:
-        import psycopg  # noqa: F401
-    except ImportError:
-        missing = True
-    if missing:
-        if os.environ.get("NEWSWATCH_REQUIRE_POSTGRES"):
-            pytest.fail("PostgreSQL (initdb, pg_ctl) or psycopg is not installed")
-        pytest.skip("PostgreSQL server binaries or psycopg not installed")
-    # not under pytest's tmp folder: that one is private to root, and the server
-    # runs as the postgres user
-    folder = Path(tempfile.mkdtemp(prefix="newswatch-pg-"))
-    data, sock = folder / "data", folder / "sock"
-    sock.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:   # the server refuses to run as root
-        user = pwd.getpwnam("postgres")
-        for p in (folder, sock):
-            os.chown(p, user.pw_uid, user.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "newswatch", "--auth=trust",
-                    "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(folder / "log"),
-                    "-o", f"-k {sock} -c listen_addresses='' -p 54329", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://newswatch@/postgres?host={sock}&port=54329"
-    finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "fast", "stop"],
-                       capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+from pgcluster import postgres_url  # noqa: F401,E402  (the fixture, shared)
 
 
 def test_cycle_on_postgres(postgres_url, web, tmp_path):

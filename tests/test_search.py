@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from test_postgres import postgres_url  # noqa: F401  (the throw-away cluster)
+from pgcluster import postgres_url  # noqa: F401  (the throw-away cluster)
 
 import storage
 from pipeline.records import Article, FeedEntry, FeedState, ItemOutcome, RuleMatch, TermHit
