@@ -104,10 +104,13 @@ class _Cycle:
 
     async def run(self) -> CycleSummary:
         began = time.monotonic()
-        states = storage.feed_states(self.p.store)
+        states = feedstate.adopt_moved(self.cfg.feeds, storage.feed_states(self.p.store))
         queued = storage.due_pending_articles(self.p.store, self.now,
                                               self.cfg.network.max_new_articles_per_feed)
         due, self.summary.feeds_skipped = feedstate.due_feeds(self.cfg.feeds, states, self.now)
+        gone = [(f, s) for f, s in due if feedstate.is_gone(s)]   # a 410: never polled again
+        due = [(f, s) for f, s in due if not feedstate.is_gone(s)]
+        self.summary.feeds_skipped += len(gone)
         due = [(feed, state, queued.pop(feed.url, [])) for feed, state in due]
         self.grace = Grace(self.stop)
         self.unchanged: list[FeedState] = []    # feeds that answered 304
@@ -145,10 +148,12 @@ class _Cycle:
                     queued: list[PendingArticle]) -> None:
         try:
             res = await self.grace.within(self.fetcher.fetch(
-                feed.url, trusted=True, etag=state.etag, last_modified=state.last_modified,
+                # a URL a redirect gave is checked like any from outside
+                feedstate.poll_url(feed, state), trusted=not state.moved_to, etag=state.etag, last_modified=state.last_modified,
                 accept=feeds.ACCEPT))
             if res is None:          # abandoned at shutdown: the next cycle polls it
                 return
+            state = feedstate.after_redirect(feed, state, res.permanent_redirect)
             listed = await self._entries_of(feed, state, res)
             if listed is None:       # abandoned at shutdown
                 return
@@ -327,7 +332,9 @@ class _Cycle:
     def _failed(self, feed: FeedSpec, state: FeedState, exc: Exception) -> None:
         self.summary.feeds_failed += 1
         self.summary.errors.append(str(exc))
-        new_state = feedstate.after_failure(feed, state, self.now, exc, self.cfg.network)
+        new_state = feedstate.after_missing(
+            feedstate.after_failure(feed, state, self.now, exc, self.cfg.network),
+            self.now, exc, self.cfg.network)
         log.warning("%s (feed %s, failure %d)", exc, feed.name, new_state.consecutive_failures)
         try:
             self._save(new_state)

@@ -22,6 +22,8 @@ class FetchResult:
     charset: str | None = None    # from the Content-Type header, if any
     etag: str | None = None
     last_modified: str | None = None
+    # where a 301/308 chain (every hop permanent) led: the feed has moved there
+    permanent_redirect: str | None = None
 
     @property
     def not_modified(self) -> bool:
@@ -134,6 +136,10 @@ class FeedState:
     failing_since: datetime | None = None
     last_success_at: datetime | None = None
     next_poll_at: datetime | None = None
+    moved_to: str | None = None           # a 301/308 said so; polled there until the config follows
+    gone_at: datetime | None = None       # a 410 Gone: no longer polled
+    not_found_count: int = 0              # 404s in a row
+    dead_since: datetime | None = None    # "probably dead": too many 404s, or for too long
 
 
 @dataclass
@@ -187,6 +193,7 @@ class DigestInputs:
     # duplicate_of -> (title, source) of the stored originals the duplicates copied
     originals: dict[str, tuple[str, str]] = field(default_factory=dict)
     failing_feeds: tuple[FeedState, ...] = ()   # configured feeds failing now, oldest first
+    feeds_to_update: tuple[FeedState, ...] = ()  # configured feeds moved, gone or dead
     failing_channels: tuple["ChannelState", ...] = ()   # delivery channels failing now
     # what the reader has read before the window, for "new in this report":
     seeds: tuple[tuple[str, str], ...] = ()     # (file name, text) of the seed reports

@@ -13,7 +13,7 @@ from storage.pending import (count_pending_articles, due_pending_articles, pendi
                              save_feed_batch_with_pending)
 from storage.digests import digest_inputs
 from storage.queries import (all_items, digest_written, discovery_floor,
-                             failing_feeds, feed_states, fingerprints, items_between, last_cycle,
+                             failing_feeds, feed_states, feeds_to_update, fingerprints, items_between, last_cycle,
                              original_for_canonical, record_cycle, record_digest,
                              replace_alerts, save_feed_batch, save_feed_states, seen_urls,
                              earlier_reports, original_texts, reports_per_rule)
@@ -28,7 +28,7 @@ __all__ = [
     "all_items", "digest_inputs", "digest_written", "discovery_floor", "failing_feeds",
     "feed_states", "fingerprints", "items_between", "last_cycle", "original_for_canonical",
     "record_cycle", "record_digest", "replace_alerts", "save_feed_batch", "save_feed_states",
-    "seen_urls",
+    "seen_urls", "feeds_to_update",
     "count_pending_articles", "due_pending_articles", "pending_entry_urls",
     "save_feed_batch_with_pending",
 ]

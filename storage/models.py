@@ -25,6 +25,10 @@ class FeedRow(SQLModel, table=True):
     failing_since: datetime | None = Field(default=None, sa_column=_utc_column())
     last_success_at: datetime | None = Field(default=None, sa_column=_utc_column())
     next_poll_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    moved_to: str | None = Field(default=None, sa_column=Column(Text))
+    gone_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    not_found_count: int = 0
+    dead_since: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
 class ItemRow(SQLModel, table=True):
