@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="address to listen on (default: web.host, "
                    "127.0.0.1); any other than loopback requires web.token")
     p.add_argument("--port", type=int, default=None, help="port (default: web.port, or 8080)")
+    from pipeline.feedlist import register as register_feed_list
+
+    register_feed_list(command)
     return parser
 
 

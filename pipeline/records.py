@@ -141,6 +141,19 @@ class FeedState:
     not_found_count: int = 0              # 404s in a row
     dead_since: datetime | None = None    # "probably dead": too many 404s, or for too long
 
+    def config_notice(self, shown_moved_to: str = "") -> str | None:
+        """What the user should change in the config, in words, or None: the one
+        wording of the digest, the reading room and ``newswatch feeds``.
+        ``shown_moved_to`` is the new URL as it may be shown (redacted)."""
+        if self.gone_at:
+            return "gone (410 Gone): no longer polled; remove it or change its URL"
+        if self.dead_since:
+            return (f"probably dead: {self.not_found_count} 404s in a row; "
+                    "polled less and less; check its URL")
+        if self.moved_to:
+            return f"moved to {shown_moved_to or self.moved_to}: update your config"
+        return None
+
 
 @dataclass
 class ItemOutcome:

@@ -14,7 +14,7 @@ from newsweb import article_pages, rss
 from pipeline.cli import build_parser, main
 
 COMMANDS = ["once", "run", "digest", "export", "check-config", "health", "rematch",
-            "test-rules", "deliveries", "notify-test", "people", "serve"]
+            "test-rules", "deliveries", "notify-test", "people", "serve", "feeds"]
 
 
 def newswatch(*args, env, cwd):

@@ -194,7 +194,9 @@ def _feed_row(name, url, state, kept, settings, configured) -> dict:
             "failures": state.consecutive_failures if state else 0,
             "failing_since": when(state.failing_since, settings) if state else "",
             "next_poll": when(state.next_poll_at, settings) if state else "",
-            "kept": kept.get(url, 0)}
+            "kept": kept.get(url, 0),
+            "notice": (state.config_notice(redact_url(state.moved_to or "")) or "")
+            if state and configured else ""}
 
 
 def atom_files(settings: Settings) -> list[str]:
