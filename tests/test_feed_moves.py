@@ -237,3 +237,29 @@ def test_feeds_command_lists_every_feed_with_its_state(tmp_path, env):
     assert text.returncode == 0, text.stderr
     assert f"moved to {srv.url('/new.xml')}: update your config" in text.stdout
     assert "[failing since 2030-03-01T08:00" in text.stdout and "[gone]" in text.stdout
+
+
+def test_every_output_of_the_digest_and_the_reading_room_show_the_notice(srv, watch):
+    import httpx
+
+    from pipeline.deliver.messages import digest_message
+    from pipeline.digest import render_html, render_json, render_markdown
+    from pipeline.web import ReadingRoom, web_config
+
+    srv.redirect("/old.xml", srv.url("/new.xml"), status=301)
+    w = watch(srv.url("/old.xml"))
+    w.cycle(T0)
+    model = digest.digest_for(w.settings, w.store, T0.date(), now=T0)
+    wanted = f"moved to {srv.url('/new.xml')}: update your config"
+    outputs = {"md": render_markdown(model), "html": render_html(model),
+               "json": render_json(model),
+               **{f"message {form}": digest_message(model, form).body
+                  for form in ("email", "html", "text", "markdown")}}   # email and chat
+    for name, body in outputs.items():
+        assert wanted in body, name
+    room = ReadingRoom(lambda: w.settings, w.store, web_config(w.settings, port=0)).start()
+    try:
+        page = httpx.get(f"http://127.0.0.1:{room.port}/feeds", timeout=10).text
+    finally:
+        room.stop()
+    assert wanted in page
