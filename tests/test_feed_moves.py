@@ -263,3 +263,24 @@ def test_every_output_of_the_digest_and_the_reading_room_show_the_notice(srv, wa
     finally:
         room.stop()
     assert wanted in page
+
+
+def test_the_rules_are_pure_functions_of_state_time_and_config():
+    from pipeline.config import FeedSpec, NetworkConfig
+    from pipeline.errors import HTTPStatusError
+    from pipeline.feedstate import adopt_moved, after_missing, after_redirect, health
+    from pipeline.records import FeedState
+
+    net = NetworkConfig(dead_after_404s=2)
+    old, new = "http://old.example/rss", "http://new.example/rss"
+    moved = after_redirect(FeedSpec(name="D", url=old), FeedState(url=old), new)
+    assert moved.moved_to == new and health(moved) == "never polled"
+    adopted = adopt_moved([FeedSpec(name="D", url=new)], {old: moved})
+    assert adopted[new].url == new and adopted[new].moved_to is None
+    assert adopt_moved([FeedSpec(name="D", url=old)], {old: moved}) == {old: moved}
+    lost = HTTPStatusError("404 not found", url=old, status=404)
+    once = after_missing(FeedState(url=old, failing_since=T0), T0, lost, net)
+    twice = after_missing(once, T0 + CYCLE, lost, net)
+    assert (once.dead_since, twice.dead_since) == (None, T0 + CYCLE)
+    other = HTTPStatusError("500", url=old, status=500)
+    assert after_missing(twice, T0, other, net).not_found_count == 0
