@@ -153,6 +153,9 @@ class _Cycle:
                 accept=feeds.ACCEPT))
             if res is None:          # abandoned at shutdown: the next cycle polls it
                 return
+            if res.permanent_redirect and res.permanent_redirect != state.moved_to:
+                log.warning("feeds: %s moved permanently to %s: update the config",
+                            redact_url(feed.url), redact_url(res.permanent_redirect))
             state = feedstate.after_redirect(feed, state, res.permanent_redirect)
             listed = await self._entries_of(feed, state, res)
             if listed is None:       # abandoned at shutdown
