@@ -99,7 +99,9 @@ def write_config(folder: Path, web: Web, *, topic=None) -> Path:
         "topic": topic or BENCH_TOPIC,
         "alerts": shipped["alerts"],
         "variants": shipped.get("variants", {}),
-        "network": {"allow_private_addresses": True},
+        # these benchmarks run cycles back to back and measure what one costs: every
+        # feed polled every cycle (bench/latency_bench.py measures the adaptive pace)
+        "network": {"allow_private_addresses": True, "poll_adaptive": False},
         "seeds_dir": str(ROOT / "seeds"),
         "timezone": "UTC",
     }

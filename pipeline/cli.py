@@ -12,7 +12,7 @@ import argparse
 import logging
 import os
 import sys
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -74,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     command("check-config", cmd_check_config, "validate the config file (exit 0 or 2)")
     command("health", cmd_health, "exit 0 when the last cycle finished within 2× the poll "
             "interval")
-    p = command("rematch", cmd_rematch, "apply the current alert rules to stored items")
-    p.add_argument("--since", default="7d", help="how far back (a duration: 7d, 12h)")
+    p = command("rematch", cmd_rematch, "judge the items seen (kept and off topic) again "
+                "with the current topic, alert and people rules")
+    p.add_argument("--since", default="7d", help="how far back (a duration: 30d, 12h; "
+                   "off-topic items are kept for history.keep)")
     p = command("test-rules", cmd_test_rules, "show which rules match a text, and why")
     p.add_argument("text", help="the text to test (as title and body)")
     p = command("deliveries", cmd_deliveries, "list the delivery channels and the messages "
@@ -94,9 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None, help="address to listen on (default: web.host, "
                    "127.0.0.1); any other than loopback requires web.token")
     p.add_argument("--port", type=int, default=None, help="port (default: web.port, or 8080)")
-    from pipeline.feedlist import register as register_feed_list
+    from pipeline import feedcommands
 
-    register_feed_list(command)
+    feedcommands.register(command)    # feeds (pipeline/feedlist.py), feeds import, feeds export
     return parser
 
 
@@ -208,9 +210,17 @@ def cmd_check_config(args, env) -> int:
     rules = len(settings.alerts) - len(settings.people)
     print(f"{args.config}: ok ({len(settings.feeds)} feeds, {rules} alert rules, "
           f"{len(settings.people)} people watched,"
-          f" poll every {settings.poll_interval}, digest at "
+          f" {_polling(settings)}, digest at "
           f"{settings.digest_time:%H:%M} {settings.timezone})")
     return EXIT_OK
+
+
+def _polling(settings) -> str:
+    net = settings.network
+    if not net.poll_adaptive:
+        return f"poll every {settings.poll_interval}"
+    return (f"poll each feed at its pace, {timedelta(seconds=net.poll_min)} to "
+            f"{timedelta(seconds=net.poll_max)}")
 
 
 def cmd_health(args, env) -> int:
@@ -224,14 +234,10 @@ def cmd_health(args, env) -> int:
 
 def cmd_rematch(args, env) -> int:
     from pipeline.config import parse_duration
-    from pipeline.maintenance import rematch
+    from pipeline.rematch import run_command
 
     settings = _settings(args, env)
-    since = parse_duration(args.since, key="--since")
-    checked, added, removed = rematch(settings, _store(settings), since)
-    print(f"rematch: {checked} items since {datetime.now(timezone.utc) - since:%Y-%m-%d %H:%M}"
-          f" UTC; {added} alerts added, {removed} removed")
-    return EXIT_OK
+    return run_command(settings, _store(settings), parse_duration(args.since, key="--since"))
 
 
 def cmd_test_rules(args, env) -> int:

@@ -37,8 +37,8 @@ from pipeline.match.people import Person, parse_people, with_people
 from pipeline.web.options import WebConfig, parse_web
 from pipeline.errors import ConfigError
 from pipeline.match import rules
-from pipeline.sections import (BriefingConfig, DedupeConfig, ExtractConfig, LimitsConfig,
-                               NetworkConfig)
+from pipeline.sections import (BriefingConfig, DedupeConfig, ExtractConfig, GoogleNewsConfig,
+                               HistoryConfig, LimitsConfig, NetworkConfig)
 
 __all__ = ["FeedSpec", "NetworkConfig", "DedupeConfig", "ExtractConfig", "LimitsConfig",
            "Settings", "load_settings", "settings_from_mapping", "parse_duration",
@@ -75,6 +75,8 @@ class Settings:
     extract: ExtractConfig = field(default_factory=ExtractConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     briefing: BriefingConfig = field(default_factory=BriefingConfig)
+    google_news: GoogleNewsConfig = field(default_factory=GoogleNewsConfig)
+    history: HistoryConfig = field(default_factory=HistoryConfig)
     poll_interval: timedelta = key(timedelta(minutes=30), "how often every feed is polled",
                                    low=MINUTE, high=YEAR)
     digest_time: dtime = key(dtime(7, 0), "when the daily digest is written")

@@ -20,6 +20,7 @@ from datetime import time as dtime
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import ConfigError
@@ -109,7 +110,7 @@ def render(spec: Key, value: Any) -> str:
         return format_duration(spec.number(value))
     if spec.kind == "time":
         return f'"{value:%H:%M}"'
-    if spec.kind in ("header", "path"):
+    if spec.kind in ("header", "path", "url"):
         return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
     return str(value)
 
@@ -204,6 +205,15 @@ def _header(value, spec, name, file):
     return value
 
 
+def _url(value, spec, name, file):
+    parts = urlsplit(value) if isinstance(value, str) and _HEADER.match(value) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname \
+            or len(value) > _MAX_TEXT:
+        raise ConfigError(f"{shown(value)} is not an http(s) URL; allowed: {spec.allowed()}",
+                          file=file, key=name)
+    return value
+
+
 def _path(value, spec, name, file):
     if not isinstance(value, str) or not value.strip() or _CONTROL.search(value) \
             or len(value) > _MAX_TEXT:
@@ -235,12 +245,14 @@ def _zone(value, spec, name, file):
 
 _PARSERS: dict[str, Callable[[Any, Key, str, str | None], Any]] = {
     "bool": _bool, "int": _int, "float": _float, "seconds": _duration,
-    "duration": _duration, "header": _header, "path": _path, "time": _time, "zone": _zone}
+    "duration": _duration, "header": _header, "path": _path, "time": _time, "zone": _zone,
+    "url": _url}
 _DESCRIPTIONS = {
     "bool": "true or false",
     "header": f"one line of printable ASCII, at most {_MAX_TEXT} characters",
     "path": f"a folder name, no control characters, at most {_MAX_TEXT} characters",
     "time": "HH:MM from 00:00 to 23:59, quoted",
     "zone": "an IANA time zone name such as Europe/London or UTC",
+    "url": f"an http(s) URL of printable ASCII, at most {_MAX_TEXT} characters",
 }
 _KIND_OF = {bool: "bool", int: "int", float: "float", timedelta: "duration", dtime: "time"}

@@ -23,13 +23,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import storage
-from pipeline import dedupe, feeds, feedstate, novelty, pending
+from pipeline import dedupe, feeds, feedstate, history, novelty, pending
 from pipeline.archive import Archive
 from pipeline.config import FeedSpec, Settings
 from pipeline.errors import FeedError, FetchError, StorageError
 from pipeline.extract import ExtractionPool
 from pipeline.fetch import Fetcher
 from pipeline.guards import STOP_GRACE, Grace, as_stage_error, discovery_time
+from pipeline.links import Links, canonical_url
 from pipeline.pages import Pages
 from pipeline.pending import FeedBatch, Retry
 from pipeline.records import (CycleSummary, FeedEntry, FeedState, FetchResult, ItemOutcome,
@@ -40,7 +41,7 @@ from pipeline.verdict import PageVerdict, item_title
 log = logging.getLogger("newswatch.cycle")
 Progress = Callable[[CycleSummary], None]
 WORKER_PRELOAD = ("pipeline.worker",)   # imported and warmed once, in the forkserver
-__all__ = ["STOP_GRACE", "Pipeline", "open_pipeline", "run_cycle"]
+__all__ = ["STOP_GRACE", "Pipeline", "idle_tick", "open_pipeline", "run_cycle"]
 
 
 @dataclass
@@ -75,6 +76,15 @@ def open_pipeline(settings: Settings, store: storage.Store) -> Pipeline:
                     pool=ExtractionPool(settings.extract, WORKER_PRELOAD))
 
 
+def idle_tick(pipeline: Pipeline, now: datetime, last_cycle: datetime | None) -> bool:
+    """True when a scheduler tick has nothing to do (see feedstate.idle_tick):
+    two SELECTs, nothing written."""
+    if not pipeline.settings.network.poll_adaptive:
+        return False
+    states, first_pending = storage.poll_schedule(pipeline.store)
+    return feedstate.idle_tick(pipeline.settings, states, first_pending, last_cycle, now)
+
+
 def run_cycle(pipeline: Pipeline, *, stop: threading.Event | None = None,
               progress: Progress | None = None, now: datetime | None = None) -> CycleSummary:
     """Poll every due feed once and store what is new. Never raises for a bad
@@ -101,13 +111,15 @@ class _Cycle:
                                   storage.discovery_floor(pipeline.store))
         self.summary = CycleSummary(started_at=self.now)
         self.claimed: dict[str, str] = {}   # canonical URL -> entry URL, this cycle
+        self.links: Links | None = None     # Google News links, once the fetcher is open
 
     async def run(self) -> CycleSummary:
         began = time.monotonic()
         states = feedstate.adopt_moved(self.cfg.feeds, storage.feed_states(self.p.store))
         queued = storage.due_pending_articles(self.p.store, self.now,
                                               self.cfg.network.max_new_articles_per_feed)
-        due, self.summary.feeds_skipped = feedstate.due_feeds(self.cfg.feeds, states, self.now)
+        due, self.summary.feeds_skipped = feedstate.due_feeds(
+            self.cfg.feeds, states, self.now, self.cfg)
         gone = [(f, s) for f, s in due if feedstate.is_gone(s)]   # a 410: never polled again
         due = [(f, s) for f, s in due if not feedstate.is_gone(s)]
         self.summary.feeds_skipped += len(gone)
@@ -119,6 +131,8 @@ class _Cycle:
             async with Fetcher(self.cfg.network) as fetcher:
                 self.fetcher = fetcher
                 self.pages = Pages(self.cfg, self.p.pool, fetcher, self.grace, self.summary)
+                self.links = Links(self.cfg.google_news, self.cfg.network.max_new_articles_per_feed,
+                                   self.p.store, fetcher, self.grace, self.now)
                 # the pages still pending of feeds not polled now (in backoff, or
                 # gone from the config) are fetched all the same
                 await asyncio.gather(*(self.poll_feed(f, s, q) for f, s, q in due),
@@ -126,6 +140,8 @@ class _Cycle:
         finally:
             watcher.cancel()
             storage.save_feed_states(self.p.store, self.unchanged)
+        if self.links and self.links.stats.requests + self.links.stats.offline:
+            log.info("%s", self.links.stats.line())
         # measured on the monotonic clock: a clock step mid-cycle changes no duration
         self.summary.finished_at = self.now + timedelta(seconds=time.monotonic() - began)
         return self.summary
@@ -169,10 +185,14 @@ class _Cycle:
             self.summary.feeds_not_modified += 1
             if not queued:
                 # saved with the other 304s at the end of the cycle, in one transaction
-                self.unchanged.append(self._succeeded(feed, state, *validators))
+                self.unchanged.append(self._succeeded(feed, state, res, entries, validators))
                 return
+        entries, waiting = await self.links.resolve(entries)   # Google News links
+        if waiting:      # no validators kept: the next poll lists the waiting ones again
+            validators = (None, None)
         batch = await self.entries(entries, queued)
-        new_state = self._succeeded(feed, state, *validators) if batch.complete else state
+        new_state = (self._succeeded(feed, state, res, entries, validators) if batch.complete
+                     else state)
         self._save(new_state, batch)
 
     async def _entries_of(self, feed: FeedSpec, state: FeedState, res: FetchResult
@@ -188,6 +208,8 @@ class _Cycle:
                 return None
         for reason in parsed.skipped:
             log.info("feeds: skipped %s in %s", reason, redact_url(feed.url))
+        for note in parsed.notes:     # a lying charset read right: worth a look, not a failure
+            log.warning("feeds: %s in %s", note, redact_url(feed.url))
         return parsed.entries, validators
 
     async def _parse(self, feed: FeedSpec, res: FetchResult) -> feeds.ParsedFeed:
@@ -235,24 +257,16 @@ class _Cycle:
         entries = list({e.link: e for e in entries}.values())
         self.summary.entries_seen += len(entries)
         # a thread: canonical URLs of 20,000 links are seconds of CPU
-        canon = await asyncio.to_thread(lambda: {e.link: dedupe.canonical_url(e.link)
+        canon = await asyncio.to_thread(lambda: {e.link: canonical_url(e.link)
                                                  for e in entries})
         urls = [*canon, *canon.values()]
         # pending first, then seen: an entry decided in between is in one or the other
         waiting = storage.pending_entry_urls(self.p.store, urls)
         seen = storage.seen_urls(self.p.store, urls)
         fresh = [e for e in entries if e.link not in seen and e.link not in waiting]
-        known = storage.original_for_canonical(self.p.store, [canon[e.link] for e in fresh])
-        batch, candidates = FeedBatch(), []
-        for e in fresh:
-            original = (known.get(canon[e.link]) or self.claimed.get(canon[e.link])
-                        or waiting.get(canon[e.link]))
-            if original:
-                batch.outcomes.append(self._outcome(e, canon[e.link], "duplicate",
-                                                    duplicate_of=original))
-            else:
-                self.claimed[canon[e.link]] = e.link
-                candidates.append(PendingArticle(e, canon[e.link], 0, self.now))
+        batch = FeedBatch()
+        batch.sources += self.links.also_carried(entries, {**waiting, **dict.fromkeys(seen)})
+        candidates = self._claimed(fresh, canon, waiting, batch)
         for p in queued:
             self.claimed.setdefault(p.canonical_url, p.entry.link)
         to_fetch, later = pending.within_cap(candidates, list(queued),
@@ -266,6 +280,26 @@ class _Cycle:
         for p, page in zip(to_fetch, pages):
             self._decided(p, page, batch, was_pending=p.entry.link in queued_links)
         return batch
+
+    def _claimed(self, fresh: list[FeedEntry], canon: dict[str, str], waiting: dict[str, str],
+                 batch: FeedBatch) -> list[PendingArticle]:
+        """The entries whose page this cycle fetches (claimed, for all feeds); a
+        copy of a URL already stored or claimed is a duplicate, and its feed one
+        more source of the original (the same URL twice is one item)."""
+        known = storage.original_for_canonical(self.p.store, [canon[e.link] for e in fresh])
+        candidates = []
+        for e in fresh:
+            original = (known.get(canon[e.link]) or self.claimed.get(canon[e.link])
+                        or waiting.get(canon[e.link]))
+            if original:
+                batch.sources.append((original, e.feed_url, e.feed_name))
+                if original != e.link:      # the same URL is no second row
+                    batch.outcomes.append(self._outcome(e, canon[e.link], "duplicate",
+                                                        duplicate_of=original))
+            else:
+                self.claimed[canon[e.link]] = e.link
+                candidates.append(PendingArticle(e, canon[e.link], 0, self.now))
+        return candidates
 
     def _decided(self, p: PendingArticle, page, batch: FeedBatch, was_pending: bool) -> None:
         if page is None:          # stopped before it finished: a later cycle does it
@@ -305,7 +339,8 @@ class _Cycle:
             update_of = match.key
         if verdict.topic is None:
             return self._outcome(entry, canonical, "off_topic", title=verdict.title,
-                                 article=replace(art, text=""))
+                                 article=replace(art, text=""), retained=history.retained_of(
+                                     verdict, self.cfg.history.keep.total_seconds() > 0))
         published = entry.published or self.now
         stories = self.p.archive.stories
         story = stories.find_story(verdict.title, fp, published)
@@ -329,14 +364,18 @@ class _Cycle:
         return ItemOutcome(entry=entry, canonical_url=canonical, status=status,
                            fetched_at=self.now, **kw)
 
-    def _succeeded(self, feed: FeedSpec, state: FeedState, etag, last_modified) -> FeedState:
-        return feedstate.after_success(feed, state, self.now, etag, last_modified)
+    def _succeeded(self, feed: FeedSpec, state: FeedState, res: FetchResult,
+                   entries: list[FeedEntry], validators: tuple) -> FeedState:
+        dates = None if res.not_modified else [e.published for e in entries]
+        return feedstate.after_success(feed, state, self.now, self.cfg, etag=validators[0],
+                                       last_modified=validators[1], dates=dates,
+                                       fresh_for=res.fresh_for)
 
     def _failed(self, feed: FeedSpec, state: FeedState, exc: Exception) -> None:
         self.summary.feeds_failed += 1
         self.summary.errors.append(str(exc))
         new_state = feedstate.after_missing(
-            feedstate.after_failure(feed, state, self.now, exc, self.cfg.network),
+            feedstate.after_failure(feed, state, self.now, exc, self.cfg),
             self.now, exc, self.cfg.network)
         log.warning("%s (feed %s, failure %d)", exc, feed.name, new_state.consecutive_failures)
         try:
@@ -348,8 +387,8 @@ class _Cycle:
     def _save(self, state: FeedState | None, batch: FeedBatch | None = None) -> None:
         batch = batch or FeedBatch()
         if state is not None and not batch.pending and not batch.done:
-            storage.save_feed_batch(self.p.store, state, batch.outcomes)
+            storage.save_feed_batch(self.p.store, state, batch.outcomes, batch.sources)
         else:
             storage.save_feed_batch_with_pending(self.p.store, state, batch.outcomes,
-                                                 batch.pending, batch.done)
+                                                 batch.pending, batch.done, batch.sources)
 

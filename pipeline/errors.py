@@ -21,7 +21,8 @@ the URL or file they are about: ``fetch: 429 too many requests (https://…)``.
         │   └── CycleLocked      storage: another cycle holds the database
         ├── DigestError          digest: the digest could not be written
         ├── DeliveryError        deliver: a notification channel did not take a message
-        └── WebError             web: the reading room cannot be served (port in use …)
+        ├── WebError             web: the reading room cannot be served (port in use …)
+        └── OpmlError            opml: a subscriptions file unreadable, not OPML, or hostile
 """
 
 from __future__ import annotations
@@ -132,3 +133,9 @@ class DeliveryError(StageError):
 
 class WebError(StageError):
     stage = "web"
+
+
+class OpmlError(StageError):
+    """An OPML file that cannot be imported: unreadable, not OPML, or hostile (DTD, entities)."""
+
+    stage = "opml"

@@ -4,14 +4,13 @@ last success, the items kept in the last 30 days and its last error.
 
 The rows come from storage (feed states, kept counts); the words from
 ``pipeline.feedstate.health`` and ``FeedState.config_notice``, the same the
-digest and the reading room show. :func:`register` adds the command to the CLI."""
+digest and the reading room show. :func:`cmd_feeds` is bare ``newswatch feeds`` (``pipeline/feedcommands.py``)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from datetime import datetime, timedelta, timezone
-from typing import Callable
 
 from typing import TYPE_CHECKING
 
@@ -86,9 +85,6 @@ def cmd_feeds(args, env) -> int:
     return 0
 
 
-def register(command: Callable) -> None:
-    """Add the listing to the CLI; ``command(name, handler, help)`` makes a sub-command."""
-    p = command("feeds", cmd_feeds, "list every configured feed with its state (ok, failing, "
-                "moved, gone, probably dead, never polled), last success, items kept in "
-                "30 days and last error")
-    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+def add_options(parser) -> None:
+    """The listing's options on the ``feeds`` command (pipeline/feedcommands.py)."""
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON")

@@ -1,4 +1,5 @@
-"""Commands over what is already stored: export, rematch, health."""
+"""Commands over what is already stored: export, health, daily maintenance (rematch is
+pipeline/rematch.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from typing import IO
 
 import storage
-from pipeline import match
 from pipeline.config import Settings
 from pipeline.records import StoredItem
 
@@ -26,25 +26,18 @@ def export_entries(store: storage.Store, out: IO[str]) -> int:
 
 def _export_record(item: StoredItem) -> dict:
     return {"url": item.url, "canonical_url": item.canonical_url, "title": item.title,
-            "source": item.source, "status": item.status, "duplicate_of": item.duplicate_of,
+            "source": item.source, "also_in": list(item.also_in), "status": item.status, "duplicate_of": item.duplicate_of,
             "alerts": [m.rule for m in item.alerts],
             "published": item.published.isoformat() if item.published else None,
             "fetched_at": item.fetched_at.isoformat(), "story": item.story_key,
             "extraction": item.extraction, "error": item.error}
 
 
-def rematch(settings: Settings, store: storage.Store, since: timedelta,
-            now: datetime | None = None) -> tuple[int, int, int]:
-    """Apply the current alert rules to new items found since ``now - since``.
-    Returns (items checked, alerts added, alerts removed)."""
+def daily(settings: Settings, store: storage.Store, now: datetime | None = None) -> int:
+    """The service's daily maintenance: forget what was kept of off-topic items
+    older than ``history.keep``. Returns the number of items forgotten."""
     now = now or datetime.now(timezone.utc)
-    checked = added = removed = 0
-    for item in storage.items_between(store, now - since, now + timedelta(seconds=1),
-                                      statuses=["new", "update"]):
-        matches = match.match_alerts(settings.alerts, item.title, item.summary, item.text)
-        a, r = storage.replace_alerts(store, item.id, matches)
-        checked, added, removed = checked + 1, added + a, removed + r
-    return checked, added, removed
+    return storage.prune_retained(store, now - settings.history.keep)
 
 
 def health(settings: Settings, store: storage.Store,
@@ -66,7 +59,23 @@ def health(settings: Settings, store: storage.Store,
         return False, (f"unhealthy: last cycle finished {_ago(age)} ago, more than "
                        f"2 × poll interval ({_ago(limit)})")
     return True, f"healthy: last cycle finished {_ago(age)} ago: {summary}" + \
-        _failing_channels(store)
+        _paces(settings, store) + _failing_channels(store)
+
+
+def _paces(settings: Settings, store: storage.Store) -> str:
+    """Adaptive polling: the configured feeds' paces, fastest and slowest."""
+    if not settings.network.poll_adaptive or not settings.feeds:
+        return ""
+    states = storage.feed_states(store)
+    paced = sorted(((states[f.url].poll_every or settings.poll_interval.total_seconds(),
+                     f.name, states[f.url]) for f in settings.feeds if f.url in states),
+                   key=lambda row: row[:2])
+    if not paced:
+        return ""
+    (_, fast, fs), (_, slow, ss) = paced[0], paced[-1]
+    return (f"; {len(paced)} feeds polled at their pace, fastest {fast} "
+            f"{fs.pace_text(settings.poll_interval)}, slowest {slow} "
+            f"{ss.pace_text(settings.poll_interval)}")
 
 
 def _failing_channels(store: storage.Store) -> str:

@@ -20,6 +20,7 @@ from pipeline.errors import ExtractError, FetchError, RefusedURL
 from pipeline.extract import ExtractionPool, fallback_article
 from pipeline.fetch import Fetcher
 from pipeline.guards import WORKER_START_GRACE, Grace, as_stage_error
+from pipeline.links import stand_in_reason
 from pipeline.pending import Retry
 from pipeline.records import CycleSummary, FeedEntry, PendingArticle
 from pipeline.redact import redact_url
@@ -55,6 +56,9 @@ class Pages:
 
     async def _from_page(self, waiting: PendingArticle) -> Answer:
         entry = waiting.entry
+        stand_in = stand_in_reason(entry.link)
+        if stand_in:          # no page of its own to fetch (pipeline.links)
+            return await self.from_summary(entry, stand_in)
         try:
             res = await self.grace.within(self.fetcher.fetch(entry.link, trusted=False))
         except RefusedURL as exc:

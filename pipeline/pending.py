@@ -39,6 +39,8 @@ class FeedBatch:
     pending: list[PendingArticle] = field(default_factory=list)  # held for a later cycle
     done: list[str] = field(default_factory=list)     # pending entries decided now
     complete: bool = True                             # False: a stop cut it short
+    # (item URL, feed URL, feed name): another feed's stored item this feed carried too
+    sources: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def transient(exc: FetchError) -> bool:

@@ -7,7 +7,7 @@ SQLModel tables live in ``storage/`` and are turned into these at its edge.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class FetchResult:
     last_modified: str | None = None
     # where a 301/308 chain (every hop permanent) led: the feed has moved there
     permanent_redirect: str | None = None
+    fresh_for: float | None = None  # seconds the response says it stays fresh (max-age, Expires)
 
     @property
     def not_modified(self) -> bool:
@@ -41,6 +42,8 @@ class FeedEntry:
     summary: str = ""             # plain text (markup removed)
     published: datetime | None = None   # timezone-aware UTC
     guid: str = ""
+    source_url: str = ""          # the publisher's site, from RSS <source url="...">
+    source_title: str = ""        # its name, from the same element
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,17 @@ class FeedState:
         if self.moved_to:
             return f"moved to {shown_moved_to or self.moved_to}: update your config"
         return None
+    poll_every: float | None = None          # its pace in seconds (None: every poll_interval)
+    newest_entry_at: datetime | None = None  # the latest publication date it listed
+
+    def pace_text(self, poll_interval: timedelta) -> str:
+        """"every 12 min": the pace it is polled at (pipeline/feedstate.py)."""
+        seconds = self.poll_every or poll_interval.total_seconds()
+        if seconds < 90:
+            return f"every {seconds:.0f} s"
+        if seconds < 5400:
+            return f"every {seconds / 60:.0f} min"
+        return f"every {seconds / 3600:.1f} h"
 
 
 @dataclass
@@ -171,6 +185,18 @@ class ItemOutcome:
     story_key: str | None = None      # URL of the first item of the same story
     alerts: list[RuleMatch] = field(default_factory=list)
     error: str | None = None
+    retained: Retained | None = None  # an off-topic item's text or page, kept for rematch
+
+
+@dataclass(frozen=True)
+class Retained:
+    """What is kept of an off-topic item so that ``rematch`` can judge it again:
+    its extracted text, or (when it was ruled out before extraction) its page,
+    compressed by ``codec`` (pipeline/history.py)."""
+
+    kind: str                         # "text" or "page"
+    codec: str                        # "zstd" or "zlib"
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -194,6 +220,8 @@ class StoredItem:
     story_key: str | None = None
     error: str | None = None
     alerts: tuple[RuleMatch, ...] = ()
+    also_in: tuple[str, ...] = ()     # names of the other feeds that carried its URL
+    first_seen_at: datetime | None = None   # found by rematch: when it was first seen
 
 
 @dataclass(frozen=True)
@@ -256,3 +284,27 @@ class ChannelState:
     failing_since: datetime | None = None   # set once it failed max_attempts times in a row
     last_attempt_at: datetime | None = None
     last_success_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LinkAlias:
+    """What a link that stands for another (a Google News article id) led to."""
+
+    alias: str                    # the id's path: /rss/articles/<id>
+    url: str | None               # the publisher's URL, or the stand-in; None while failing
+    status: str                   # "resolved", "stand_in" or "failing"
+    attempts: int = 0             # cycles that tried and failed
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """An off-topic item that the current rules keep: what it becomes."""
+
+    item_id: int
+    status: str                      # "new", or "duplicate" of a kept item
+    text: str
+    fingerprint: bytes | None
+    duplicate_of: str | None
+    story_key: str | None
+    alerts: list[RuleMatch]

@@ -1,6 +1,11 @@
-"""When things run: the poll cycle every ``poll_interval`` and the daily digest
-at ``digest_time`` in the configured time zone. Nothing here polls or writes;
-the service hands in two callables and this module decides when to call them.
+"""When things run: the poll tick and the daily digest at ``digest_time`` in
+the configured time zone. Nothing here polls or writes; the service hands in
+two callables and this module decides when to call them.
+
+The poll job ticks every ``poll_interval``, or with ``network.poll_adaptive``
+every :func:`pipeline.feedstate.tick` (``min(poll_min, poll_interval)``), so a
+feed due every ``poll_min`` is polled on time; which feeds a tick polls, and
+whether it has anything to do at all, is decided in pipeline/feedstate.py.
 
 APScheduler 3 (a :class:`BackgroundScheduler`) does the timing:
 
@@ -39,6 +44,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from pipeline.config import Settings
+from pipeline.feedstate import tick
 
 log = logging.getLogger("newswatch.scheduler")
 
@@ -74,8 +80,8 @@ def digest_due(now: datetime, settings: Settings, written: Callable[[str], bool]
 
 
 def poll_trigger(settings: Settings, start: datetime) -> IntervalTrigger:
-    """Every ``poll_interval`` counted from ``start``."""
-    return IntervalTrigger(seconds=settings.poll_interval.total_seconds(), start_date=start,
+    """Every tick (``poll_interval``, or shorter when adaptive) counted from ``start``."""
+    return IntervalTrigger(seconds=tick(settings).total_seconds(), start_date=start,
                            timezone=timezone.utc)
 
 
@@ -86,12 +92,12 @@ def digest_trigger(settings: Settings) -> CronTrigger:
 
 
 def poll_grace(settings: Settings) -> int:
-    return int(max(settings.poll_interval, MIN_POLL_GRACE).total_seconds())
+    return int(max(tick(settings), MIN_POLL_GRACE).total_seconds())
 
 
 def timing(settings: Settings) -> tuple:
     """What the schedule depends on; reschedule only when this changes."""
-    return settings.poll_interval, settings.digest_time, settings.timezone
+    return tick(settings), settings.digest_time, settings.timezone
 
 
 @dataclass
@@ -121,7 +127,7 @@ class Schedule:
             return False
         self.settings = settings
         now = self.clock()
-        self._add_jobs(first_poll=now + settings.poll_interval)
+        self._add_jobs(first_poll=now + tick(settings))
         return True
 
     def _add_jobs(self, first_poll: datetime) -> None:
@@ -164,4 +170,8 @@ def describe(schedule: Schedule) -> str:
     s = schedule.settings
     nxt = schedule.next_runs().get(DIGEST_JOB)
     when = f" (next {nxt.astimezone(s.tz):%Y-%m-%d %H:%M %Z})" if nxt else ""
-    return f"poll every {s.poll_interval}, digest at {s.digest_time:%H:%M} {s.timezone}{when}"
+    net = s.network
+    poll = (f"poll each feed at its pace ({timedelta(seconds=net.poll_min)} to "
+            f"{timedelta(seconds=net.poll_max)}, new feeds every {s.poll_interval}; tick every "
+            f"{tick(s)})" if net.poll_adaptive else f"poll every {s.poll_interval}")
+    return f"{poll}, digest at {s.digest_time:%H:%M} {s.timezone}{when}"

@@ -7,6 +7,7 @@ section is a class here (or in its stage's ``options.py``) and one field on Sett
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from pipeline.configkeys import DAY, GIB, HOUR, KIB, MINUTE, YEAR, key  # noqa: F401
 
@@ -47,6 +48,13 @@ class NetworkConfig:
                               "transiently (5xx, 429, timeout)", low=0, high=20)
     retry_base: float = key(600.0, "first retry delay of such a page, doubling",
                             kind="seconds", low=MINUTE, high=YEAR)
+    # adaptive polling (pipeline/feedstate.py): each feed at its own pace
+    poll_adaptive: bool = key(True, "poll each feed at the pace it publishes (within "
+                              "poll_min..poll_max); false: every feed every poll_interval")
+    poll_min: float = key(300.0, "shortest wait between two polls of one feed",
+                          kind="seconds", low=1, high=YEAR, not_above="poll_max")
+    poll_max: float = key(7200.0, "longest wait between two polls of a feed that works",
+                          kind="seconds", low=1, high=YEAR)
 
 
 @dataclass(frozen=True)
@@ -123,3 +131,31 @@ class BriefingConfig:
                                       above=0, high=1)
     max_new_sentences: int = key(5, "'New in this report' lines shown per report", low=0,
                                  high=100)
+
+
+@dataclass(frozen=True)
+class GoogleNewsConfig:
+    """How Google News article links (``news.google.com/rss/articles/<id>``) are
+    turned into the publisher's URL (pipeline.links). Old-style ids are read with
+    no request; new ones cost two requests each (the article page, then
+    batchexecute), so they are capped per cycle and remembered for good."""
+
+    max_resolutions_per_cycle: int = key(30, "new-style Google News links resolved per "
+                                         "cycle (two requests each); the rest wait",
+                                         low=0, high=10_000)
+    base_url: str = key("https://news.google.com", "where those requests go (a test "
+                        "server, or a mirror)", kind="url")
+    max_attempts: int = key(3, "cycles that try a link before its feed's source link "
+                            "stands in for it", low=1, high=100)
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    """What is kept of items judged off topic, so that ``rematch`` can judge them
+    again under edited rules (pipeline/rematch.py)."""
+
+    keep: timedelta = key(timedelta(days=30), "how long the text (or page) of an off-topic item is kept "
+                      "for rematch; 0s keeps none", low=0, high=YEAR)
+    rematch_on_edit: timedelta = key(timedelta(days=7), "how far back the service rematches by itself "
+                                 "when an edit changes the topic, alert or people rules; 0s: "
+                                 "never", low=0, high=YEAR)

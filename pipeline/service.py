@@ -36,10 +36,12 @@ from pathlib import Path
 from typing import Mapping
 
 import storage
-from pipeline import dedupe, deliver, digest, scheduler
+from pipeline import dedupe, deliver, digest, maintenance, scheduler
+from pipeline.archive import Archive
 from pipeline.config import Settings, load_settings
-from pipeline.cycle import Pipeline, open_pipeline, run_cycle
+from pipeline.cycle import Pipeline, idle_tick, open_pipeline, run_cycle
 from pipeline.errors import ConfigError
+from pipeline.rematch import InBackground
 
 log = logging.getLogger("newswatch.service")
 
@@ -99,8 +101,10 @@ class Service:
         self.cycling = threading.Lock()        # one cycle at a time in this process
         self.digesting = threading.Lock()      # one digest decision at a time
         self.failed_cycles = 0
+        self.last_cycle: datetime | None = None  # when this process last started a cycle
         self.schedule = scheduler.create_schedule(settings, self.poll, self.scheduled_digest)
         self.reading_room = None               # pipeline.web, when web.port is set
+        self.rematch = InBackground(pipeline.store, self.stop, log.info)
 
     @property
     def settings(self) -> Settings:
@@ -118,6 +122,13 @@ class Service:
             return
         try:
             self.apply_config_edits()
+            now = scheduler.utc_now()
+            if idle_tick(self.pipeline, now, self.last_cycle):
+                return                         # nothing due (adaptive polling)
+            self.last_cycle = now
+            if self.rematch.promoted.is_set():  # items rematch promoted: known as originals
+                self.rematch.promoted.clear()
+                self.pipeline.archive = Archive(self.settings, self.store)
             with storage.cycle_lock(self.store, wait=0):
                 summary = run_cycle(self.pipeline, stop=self.stop)
             log.info("%s", summary.line())
@@ -155,6 +166,17 @@ class Service:
             log.info("digest: wrote %s (%s)", day.isoformat(),
                      ", ".join(str(p) for p in paths))
             self.deliver_after_digest(day)
+            self.daily_maintenance(now)
+
+    def daily_maintenance(self, now: datetime) -> None:
+        try:
+            forgotten = maintenance.daily(self.settings, self.store, now)
+        except Exception:
+            log.exception("maintenance: failed; tried again after the next digest")
+            return
+        if forgotten:
+            log.info("maintenance: forgot the text of %d off-topic items older than %s",
+                     forgotten, self.settings.history.keep)
 
     def deliver_after_cycle(self, summary) -> None:
         """The cycle's alerts and the Atom feeds; a failure here is logged and
@@ -190,6 +212,8 @@ class Service:
             dedupe.check_seeds(new.seeds_dir)
         log.info("config: reloaded %s (changed: %s)", self.config.path,
                  ", ".join(keys) or "nothing that matters")
+        if {"topic", "alerts", "people"} & set(keys):
+            self.rematch.request(new)          # in its own thread: cycles go on
         if self.schedule.reschedule(new):
             log.info("schedule: %s", scheduler.describe(self.schedule))
 
@@ -226,6 +250,7 @@ class Service:
             _kill_workers(self.pipeline)
             _flush_logs()
             os._exit(0)
+        self.rematch.join(SHUTDOWN_GRACE)        # it stops between two batches
         if self.reading_room is not None:
             self.reading_room.stop()
         self.pipeline.close()

@@ -12,6 +12,8 @@ from storage.outbox import (alerted_items_since, channel_states, claim_deliverie
 from storage.pending import (count_pending_articles, due_pending_articles, pending_entry_urls,
                              save_feed_batch_with_pending)
 from storage.digests import digest_inputs
+from storage.links import carried_by_other_feeds, link_aliases, save_link_aliases
+from storage.pace import counting_statements, poll_schedule
 from storage.queries import (all_items, digest_written, discovery_floor,
                              failing_feeds, feed_states, feeds_to_update, fingerprints, items_between, last_cycle,
                              original_for_canonical, record_cycle, record_digest,
@@ -22,6 +24,8 @@ from storage.reading import (alert_rule_names, copies_of, ids_for_urls, item_by_
                              items_by_ids, kept_counts_by_feed, kept_item_time,
                              latest_digest_day, search_items, search_sources, story_items)
 from storage.search import SearchQuery, SearchTerm
+from storage.history import (count_retained, count_to_rematch, items_to_rematch, promote,
+                             prune_retained, set_alerts)
 
 __all__ = [
     "Store", "open_store", "cycle_lock", "CycleLocked", "integrity_check",
@@ -30,7 +34,8 @@ __all__ = [
     "record_cycle", "record_digest", "replace_alerts", "save_feed_batch", "save_feed_states",
     "seen_urls", "feeds_to_update",
     "count_pending_articles", "due_pending_articles", "pending_entry_urls",
-    "save_feed_batch_with_pending",
+    "save_feed_batch_with_pending", "poll_schedule", "counting_statements",
+    "carried_by_other_feeds", "link_aliases", "save_link_aliases",
 ]
 __all__ += [
     "alerted_items_since", "channel_states", "claim_deliveries", "deliveries", "delivery_counts",
@@ -42,4 +47,8 @@ __all__ += [
     "alert_rule_names", "copies_of", "ids_for_urls", "item_by_id", "item_by_url", "items_by_ids",
     "kept_counts_by_feed", "kept_item_time", "latest_digest_day", "search_items",
     "search_sources", "story_items", "SearchQuery", "SearchTerm",
+]
+__all__ += [   # the retention store and rematch (storage/history.py)
+    "count_retained", "count_to_rematch", "items_to_rematch", "promote", "prune_retained",
+    "set_alerts",
 ]

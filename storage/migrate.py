@@ -24,6 +24,9 @@ _COLUMNS: list[tuple[str, str, str]] = [
     ("feeds", "gone_at", "TIMESTAMP WITH TIME ZONE"),
     ("feeds", "not_found_count", "INTEGER NOT NULL DEFAULT 0"),
     ("feeds", "dead_since", "TIMESTAMP WITH TIME ZONE"),
+    ("feeds", "poll_every", "FLOAT"),
+    ("feeds", "newest_entry_at", "TIMESTAMP WITH TIME ZONE"),
+    ("items", "first_seen_at", "TIMESTAMP WITH TIME ZONE"),   # rematch (storage/history.py)
 ]
 
 

@@ -29,6 +29,8 @@ class FeedRow(SQLModel, table=True):
     gone_at: datetime | None = Field(default=None, sa_column=_utc_column())
     not_found_count: int = 0
     dead_since: datetime | None = Field(default=None, sa_column=_utc_column())
+    poll_every: float | None = None     # seconds between polls (pipeline/feedstate.py)
+    newest_entry_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
 class ItemRow(SQLModel, table=True):
@@ -62,6 +64,9 @@ class ItemRow(SQLModel, table=True):
     story_key: str | None = None
     fingerprint: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     error: str | None = Field(default=None, sa_column=Column(Text))
+    # set when rematch promoted an off-topic item: when it was first seen (fetched_at
+    # is then when rematch found it, which puts it in the next digest)
+    first_seen_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
 class AlertRow(SQLModel, table=True):
@@ -151,3 +156,34 @@ class ChannelRow(SQLModel, table=True):
     failing_since: datetime | None = Field(default=None, sa_column=_utc_column())
     last_attempt_at: datetime | None = Field(default=None, sa_column=_utc_column())
     last_success_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class LinkAliasRow(SQLModel, table=True):
+    """A link that stands for another: a Google News article id (its path,
+    ``/rss/articles/<id>``, whatever host served it) and the publisher's URL
+    behind it. Kept for good, so that no id is ever resolved (or its article
+    fetched) twice; ``status`` "failing" counts the cycles that tried."""
+
+    __tablename__ = "link_aliases"
+
+    alias: str = Field(primary_key=True)
+    url: str | None = Field(default=None, sa_column=Column(Text))  # None while failing
+    status: str = "resolved"                    # "resolved", "stand_in" or "failing"
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    updated_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class ItemSourceRow(SQLModel, table=True):
+    """Another feed that carried a stored item's URL (one article reached through
+    two feeds is one item; the item's own ``feed_url`` is its first source)."""
+
+    __tablename__ = "item_sources"
+
+    url: str = Field(primary_key=True)          # the item's entry URL
+    feed_url: str = Field(primary_key=True)
+    feed_name: str = ""
+    seen_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+from storage import history  # noqa: E402,F401  (registers the retention store's table)

@@ -11,7 +11,7 @@ twice.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterable
 
 from sqlalchemy import delete, func, or_
@@ -21,6 +21,7 @@ from sqlmodel import select
 
 from pipeline.records import FeedEntry, FeedState, ItemOutcome, PendingArticle
 from storage.models import PendingArticleRow
+from storage.links import add_item_sources
 from storage.queries import _chunks, _insert_outcomes, _upsert_feed, _utc
 from storage.store import Store
 
@@ -65,13 +66,16 @@ def count_pending_articles(store: Store) -> int:
 
 def save_feed_batch_with_pending(store: Store, state: FeedState | None,
                                  outcomes: list[ItemOutcome], pending: list[PendingArticle],
-                                 done: Iterable[str] = ()) -> int:
+                                 done: Iterable[str] = (),
+                                 sources: Iterable[tuple[str, str, str]] = ()) -> int:
     """One transaction: store ``outcomes`` (as ``storage.save_feed_batch``), hold
     ``pending`` for a later cycle (inserted, or rescheduled if already there),
     drop the pending entries ``done`` (decided now) and, unless None, save the
-    feed's ``state``. Returns the number of new items."""
+    feed's ``state``, and record ``sources`` (as ``save_feed_batch``). Returns the
+    number of new items."""
     with store.session() as s:
         added = _insert_outcomes(s, store, outcomes)
+        add_item_sources(s, store, sources, datetime.now(timezone.utc))
         for part in _chunks(list(dict.fromkeys(done))):
             s.exec(delete(PendingArticleRow)  # type: ignore[call-overload]
                    .where(PendingArticleRow.url.in_(part)))

@@ -14,7 +14,9 @@ from sqlmodel import select
 
 from pipeline.records import (Article, FeedState, ItemOutcome, RuleMatch,
                               StoredItem, TermHit)
+from storage.history import save_retained
 from storage.models import AlertRow, CycleRow, DigestRow, FeedRow, ItemRow
+from storage.links import add_item_sources, other_sources
 from storage.search import index_saved
 from storage.store import Store
 
@@ -46,7 +48,8 @@ def _feed_state(r: FeedRow) -> FeedState:
                      consecutive_failures=r.consecutive_failures, last_error=r.last_error,
                      failing_since=_utc(r.failing_since),
                      last_success_at=_utc(r.last_success_at),
-                     next_poll_at=_utc(r.next_poll_at), moved_to=r.moved_to,
+                     next_poll_at=_utc(r.next_poll_at), poll_every=r.poll_every,
+                     newest_entry_at=_utc(r.newest_entry_at), moved_to=r.moved_to,
                      gone_at=_utc(r.gone_at), not_found_count=r.not_found_count or 0,
                      dead_since=_utc(r.dead_since))
 
@@ -118,16 +121,20 @@ def original_for_canonical(store: Store, canonical_urls: Iterable[str]) -> dict[
     return found
 
 
-def save_feed_batch(store: Store, state: FeedState, outcomes: list[ItemOutcome]) -> int:
+def save_feed_batch(store: Store, state: FeedState, outcomes: list[ItemOutcome],
+                    sources: Iterable[tuple[str, str, str]] = ()) -> int:
     """Store a feed's items, their alerts and the feed's new state in ONE transaction.
 
     Validators (ETag, Last-Modified) and "seen" marks are committed together
     with the items they cover, so a crash never makes a later cycle skip an
     entry that was not stored. An entry URL already stored (a second process,
-    a replay) is skipped, never stored twice. Returns the number of new rows.
+    a replay) is skipped, never stored twice. ``sources`` are (item URL, feed URL,
+    feed name) of stored items another feed also carried. Returns the number of
+    new rows.
     """
     with store.session() as s:
         added = _insert_outcomes(s, store, outcomes)
+        add_item_sources(s, store, sources, datetime.now(timezone.utc))
         _upsert_feed(s, state)
     return added
 
@@ -154,6 +161,7 @@ def _insert_outcomes(s, store: Store, outcomes: list[ItemOutcome]) -> int:
     if alert_rows:
         s.exec(insert(AlertRow).values(alert_rows)  # type: ignore[call-overload]
                .on_conflict_do_nothing(index_elements=["item_id", "rule"]))
+    save_retained(s, ids, outcomes)      # what rematch needs of off-topic ones
     # the search index, in the same transaction (storage/search.py)
     index_saved(s.connection(), [{**r, "id": ids[r["url"]]} for r in rows if r["url"] in ids])
     return len(ids)
@@ -214,7 +222,8 @@ def items_between(store: Store, start: datetime, end: datetime,
             q = q.where(ItemRow.status.in_(list(statuses)))
         rows = s.exec(q.order_by(ItemRow.fetched_at, ItemRow.id)).all()
         alerts = _alerts_for(s, [r.id for r in rows])
-    return [_stored_item(r, alerts.get(r.id, ())) for r in rows]
+        also = other_sources(s, rows)
+    return [_stored_item(r, alerts.get(r.id, ()), also.get(r.url, ())) for r in rows]
 
 
 def _alerts_for(s, ids: list[int]) -> dict[int, tuple[RuleMatch, ...]]:
@@ -228,13 +237,15 @@ def _alerts_for(s, ids: list[int]) -> dict[int, tuple[RuleMatch, ...]]:
     return {k: tuple(v) for k, v in out.items()}
 
 
-def _stored_item(r: ItemRow, alerts: tuple[RuleMatch, ...]) -> StoredItem:
+def _stored_item(r: ItemRow, alerts: tuple[RuleMatch, ...],
+                 also_in: tuple[str, ...] = ()) -> StoredItem:
     return StoredItem(id=r.id, url=r.url, canonical_url=r.canonical_url, title=r.title,
                       source=r.source, feed_url=r.feed_url, status=r.status,
                       published=_utc(r.published), fetched_at=_utc(r.fetched_at),
                       summary=r.summary, text=r.text, extraction=r.extraction,
                       fallback_reason=r.fallback_reason, duplicate_of=r.duplicate_of,
-                      story_key=r.story_key, error=r.error, alerts=alerts)
+                      story_key=r.story_key, error=r.error, alerts=alerts, also_in=also_in,
+                      first_seen_at=_utc(r.first_seen_at))
 
 
 def titles_for(store: Store, urls: Iterable[str]) -> dict[str, tuple[str, str]]:
@@ -283,10 +294,11 @@ def all_items(store: Store) -> Iterator[StoredItem]:
             rows = s.exec(select(ItemRow).where(ItemRow.id > last_id)
                           .order_by(ItemRow.id).limit(1000)).all()
             alerts = _alerts_for(s, [r.id for r in rows])
+            also = other_sources(s, rows)
         if not rows:
             return
         for r in rows:
-            yield _stored_item(r, alerts.get(r.id, ()))
+            yield _stored_item(r, alerts.get(r.id, ()), also.get(r.url, ()))
         last_id = rows[-1].id
 
 

@@ -11,6 +11,7 @@ from sqlmodel import select
 
 from pipeline.records import StoredItem
 from storage.models import AlertRow, DigestRow, ItemRow
+from storage.links import other_sources
 from storage.queries import _alerts_for, _chunks, _stored_item, _utc
 from storage.search import SearchPage, SearchQuery, search
 from storage.store import Store
@@ -23,7 +24,9 @@ def items_by_ids(store: Store, ids: Iterable[int]) -> list[StoredItem]:
         for part in _chunks(ids):
             rows.update((r.id, r) for r in s.exec(select(ItemRow).where(ItemRow.id.in_(part))))
         alerts = _alerts_for(s, list(rows))
-    return [_stored_item(rows[i], alerts.get(i, ())) for i in ids if i in rows]
+        also = other_sources(s, list(rows.values()))
+    return [_stored_item(rows[i], alerts.get(i, ()), also.get(rows[i].url, ()))
+            for i in ids if i in rows]
 
 
 def item_by_id(store: Store, item_id: int) -> StoredItem | None:
@@ -42,7 +45,8 @@ def ids_for_urls(store: Store, urls: Iterable[str]) -> dict[str, int]:
     out: dict[str, int] = {}
     with store.session() as s:
         for part in _chunks(urls):
-            out.update(s.exec(select(ItemRow.url, ItemRow.id).where(ItemRow.url.in_(part))))
+            out.update((url, item_id) for url, item_id in
+                       s.exec(select(ItemRow.url, ItemRow.id).where(ItemRow.url.in_(part))))
     return out
 
 

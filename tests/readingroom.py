@@ -112,7 +112,7 @@ def replay_settings(folder: Path, feeds: list[dict], env: dict[str, str]) -> Set
     doc.pop("web", None)
     doc.update(feeds=feeds, seeds_dir=str(ROOT / "seeds"), extract={"workers": 1},
                network={"allow_private_addresses": True, "deadline": 10,
-                        "connect_timeout": 2, "read_timeout": 5})
+                        "connect_timeout": 2, "read_timeout": 5, "poll_adaptive": False})
     path = folder / "watch.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     return load_settings(path, env=env)

@@ -180,9 +180,12 @@ def test_config_edits_apply_live_and_broken_edits_are_ignored(web, env, tmp_path
                      SECOND_TADAMON_REPORT)
     publish(web, [first, second])
     svc.wait_for("1 new", n=2)
+    # ... and, by the service's rematch after the edit (history.rematch_on_edit), to
+    # the items of the last week too
+    svc.wait_for(r"rematch: \d+ items since .* 1 alerts added")
     items = exported(config, env)
     assert "Tadamon" in items[second["link"]]["alerts"]
-    assert "Tadamon" not in items[first["link"]]["alerts"]   # from the next cycle on only
+    assert "Tadamon" in items[first["link"]]["alerts"]
     assert svc.proc.poll() is None
     assert svc.terminate()[0] == 0
 

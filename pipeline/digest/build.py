@@ -122,7 +122,8 @@ def _story(group: list[StoredItem], inputs: DigestInputs, tz: ZoneInfo, rank: di
     lead = _headline_item(group)
     alerts = sorted({m.rule for i in group for m in i.alerts}, key=rank.__getitem__)
     story = Story(headline=feed_text(lead.title or lead.url), url=safe_url(lead.url),
-                  outlets=list(dict.fromkeys(r.source for r in reports)),
+                  outlets=list(dict.fromkeys(feed_text(f) for i in group
+                                             for f in (i.source, *i.also_in))),
                   first_seen=shown_time(first, tz), alerts=[feed_text(a) for a in alerts],
                   reports=reports, new_sentences=new, more_new=more)
     return story, first
@@ -145,16 +146,20 @@ def _report(item: StoredItem, originals: dict[str, tuple[str, str]], rank: dict[
     note = None
     if item.extraction == "entry":
         note = "article page unavailable; text is the feed's summary"
+        if (item.fallback_reason or "").startswith("google news:"):   # pipeline.links
+            note = item.fallback_reason
     matches = sorted(item.alerts, key=lambda m: rank[m.rule])
     keywords = list(dict.fromkeys(k for m in matches for k in m.keywords))
     excerpt: list[tuple[str, bool]] = []
     if item.status != "update":          # an update shows only its new sentences
         excerpt = _excerpt(item, matches)
     return Report(title=feed_text(item.title or item.url), url=safe_url(item.url),
-                  source=feed_text(item.source),
+                  source=feed_text(", ".join((item.source, *item.also_in))),
                   time=shown_time(item.published or item.fetched_at, tz),
                   status=item.status, **_update_of(item, originals),
-                  keywords=[feed_text(k) for k in keywords], snippet=excerpt, note=note)
+                  keywords=[feed_text(k) for k in keywords], snippet=excerpt, note=note,
+                  found_by_rematch=shown_time(item.first_seen_at, tz) if item.first_seen_at
+                  else None)
 
 
 def _excerpt(item: StoredItem, matches) -> list[tuple[str, bool]]:

@@ -59,6 +59,8 @@ class Report:
     keywords: list[str] = field(default_factory=list)    # matched by its alert rules
     snippet: list[tuple[str, bool]] = field(default_factory=list)   # (text, is a hit)
     note: str | None = None         # e.g. "article page unavailable: summary from the feed"
+    found_by_rematch: str | None = None   # off topic when first seen (local time shown),
+    #                                       kept since a rule edit (pipeline/rematch.py)
 
 
 @dataclass(frozen=True)

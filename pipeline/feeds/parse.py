@@ -26,6 +26,9 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from pipeline.errors import FeedError
+from pipeline.feeds.charsets import fit_charset
+from pipeline.feeds.googlenews import entry_source
+from pipeline.feeds.jsonfeed import looks_like_json_feed, read_json_feed
 from pipeline.redact import redact_url
 from pipeline.records import FeedEntry
 from pipeline.sanitize import (cap_text, clean_external_text, clean_line,
@@ -33,7 +36,8 @@ from pipeline.sanitize import (cap_text, clean_external_text, clean_line,
 
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json",
               "application/rdf+xml", "application/xml", "text/xml")
-ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, "
+ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json;q=0.9, "
+          "application/rdf+xml;q=0.9, "
           "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5")
 _TAG = re.compile(r"<[^>]*>")
 MAX_TITLE_CHARS = 1000
@@ -48,6 +52,7 @@ class ParsedFeed:
     entries: list[FeedEntry]
     skipped: list[str] = field(default_factory=list)    # one reason per skipped entry
     discovered: list[str] = field(default_factory=list)  # feed links found in an HTML page
+    notes: list[str] = field(default_factory=list)       # what was done to read it (charset)
 
 
 @dataclass(frozen=True)
@@ -69,31 +74,33 @@ def parse_feed(body: bytes, *, feed_name: str, feed_url: str,
     """
     base, shown = link_base(feed_url), redact_url(feed_url)
     headers = {"content-location": base}
+    notes: list[str] = []
+    if not looks_like_json_feed(body, content_type):
+        body, charset, note = fit_charset(body, charset)
+        notes += [note] if note else []
     if content_type:
         headers["content-type"] = content_type + (f"; charset={charset}" if charset else "")
     limits = _Limits(now or datetime.now(timezone.utc), max_title_chars, max_summary_chars)
+    if looks_like_json_feed(body, content_type):
+        title, raws, skipped = read_json_feed(body, shown)
+        entries, skipped = _entries(raws, feed_name, feed_url, base, limits, skipped)
+        return ParsedFeed(title=_plain(title, max_title_chars), entries=entries, skipped=skipped)
     try:
         parsed = feedparser.parse(repair_character_references(body), response_headers=headers)
     except Exception as exc:  # feedparser promises not to raise; a bug in it must not stop the cycle
         raise FeedError(f"parser failed: {type(exc).__name__}: {exc}", url=shown) from exc
-    entries, skipped = [], []
-    for i, raw in enumerate(parsed.entries):
-        entry, reason = _entry(raw, feed_name, feed_url, base, limits)
-        if entry is None:
-            skipped.append(f"entry {i + 1}: {reason}")
-        else:
-            entries.append(entry)
+    entries, skipped = _entries(parsed.entries, feed_name, feed_url, base, limits, [])
     title = (_plain(parsed.feed.get("title", ""), max_title_chars)
              if parsed.get("feed") else "")
     if parsed.entries or (parsed.get("version") and not parsed.get("bozo")):
-        return ParsedFeed(title=title, entries=entries, skipped=skipped)
+        return ParsedFeed(title=title, entries=entries, skipped=skipped, notes=notes)
     if _looks_like_html(body, content_type):
         links = discover_feed_links(body, base)
         if links:
             return ParsedFeed(title=title, entries=[], discovered=links)
         raise FeedError("got an HTML page, not a feed, and it names no feed link", url=shown)
     if parsed.get("version"):
-        return ParsedFeed(title=title, entries=entries, skipped=skipped)
+        return ParsedFeed(title=title, entries=entries, skipped=skipped, notes=notes)
     problem = parsed.get("bozo_exception")
     detail = f": {type(problem).__name__}: {problem}" if problem else ""
     raise FeedError(clean_line(f"not a feed{detail}")[:300], url=shown)
@@ -110,6 +117,18 @@ def link_base(feed_url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc.rpartition("@")[2], parts.path, "", ""))
 
 
+def _entries(raws, feed_name: str, feed_url: str, base: str, limits: _Limits,
+             skipped: list[str]) -> tuple[list[FeedEntry], list[str]]:
+    entries = []
+    for i, raw in enumerate(raws):
+        entry, reason = _entry(raw, feed_name, feed_url, base, limits)
+        if entry is None:
+            skipped.append(f"entry {i + 1}: {reason}")
+        else:
+            entries.append(entry)
+    return entries, skipped
+
+
 def _entry(raw, feed_name: str, feed_url: str, base: str, limits: _Limits
            ) -> tuple[FeedEntry | None, str]:
     link, refused = _link(raw, base)
@@ -121,9 +140,11 @@ def _entry(raw, feed_name: str, feed_url: str, base: str, limits: _Limits
         # a title-less entry (allowed in RSS) is named by its summary's start
         title = (summary[:90] + "…") if len(summary) > 90 else summary
     guid = clean_line(str(raw.get("id", "") or "")[:2000])[:500]
+    source_url, source_title = entry_source(raw)     # how Google News names the publisher
     return FeedEntry(feed_name=feed_name, feed_url=feed_url, link=link,
                      title=title or link, summary=summary,
-                     published=_published(raw, limits.now), guid=guid), ""
+                     published=_published(raw, limits.now), guid=guid,
+                     source_url=source_url, source_title=clean_line(source_title)), ""
 
 
 def _link(raw, feed_url: str) -> tuple[str | None, str]:

@@ -36,6 +36,7 @@ from pipeline.config import NetworkConfig
 from pipeline.errors import (DeadlineExceeded, FetchError, HTTPStatusError, RefusedURL,
                              TooLarge, TooManyRedirects)
 from pipeline.fetch.decoding import decoder_for
+from pipeline.fetch.freshness import fresh_for
 from pipeline.fetch.netguard import (GuardedBackend, PeerRefused, Resolver, check_resolved,
                                      private_peers, written_as_address)
 from pipeline.records import FetchResult
@@ -86,19 +87,20 @@ class Fetcher:
             self._client = None
 
     async def fetch(self, url: str, *, trusted: bool = False, etag: str | None = None,
-                    last_modified: str | None = None, accept: str | None = None
-                    ) -> FetchResult:
+                    last_modified: str | None = None, accept: str | None = None,
+                    form: bytes | None = None) -> FetchResult:
         """GET ``url``. ``trusted`` (feed URLs from the user's config only) lets the
         first hop reach a private address written literally in the URL
         (``http://10.0.0.5/feed``); a host NAME is resolved and checked like any
         other, since what it resolves to is not what the user wrote. Redirect
-        hops are always checked."""
+        hops are always checked. ``form`` (urlencoded bytes) makes the first hop a
+        POST of it; a redirect after it is a GET, as browsers do."""
         if self._client is None:
             raise RuntimeError("use Fetcher as 'async with Fetcher(cfg) as fetcher'")
         shown = redact_url(url)
         headers = _request_headers(etag, last_modified, accept)
         try:
-            result = await self._within_deadline(url, shown, trusted, headers)
+            result = await self._within_deadline(url, shown, trusted, headers, form)
         except FetchError as exc:
             self.stats.errors += 1
             log.debug("%s", exc)  # already redacted; the caller decides what is worth a warning
@@ -107,13 +109,14 @@ class Fetcher:
         return result
 
     async def _within_deadline(self, url: str, shown: str, trusted: bool,
-                               headers: dict[str, str]) -> FetchResult:
+                               headers: dict[str, str], form: bytes | None = None
+                               ) -> FetchResult:
         # The clock starts once the first hop has its slots: time spent queueing
         # behind other requests is not this server's slowness.
         budget = asyncio.timeout(None)
         try:
             async with budget:
-                return await self._follow(url, shown, trusted, headers, budget)
+                return await self._follow(url, shown, trusted, headers, budget, form)
         except TimeoutError as exc:
             if not budget.expired():
                 raise _translate(exc, shown, self.cfg) from exc
@@ -121,7 +124,7 @@ class Fetcher:
                                    " (deadline)", url=shown) from exc
 
     async def _follow(self, url: str, shown: str, trusted: bool, headers: dict[str, str],
-                      budget: asyncio.Timeout) -> FetchResult:
+                      budget: asyncio.Timeout, form: bytes | None = None) -> FetchResult:
         current, seen = url, {_without_fragment(url)}
         moved: str | None = None     # where the unbroken run of 301/308s from ``url`` led
         for hop in range(self.cfg.max_redirects + 1):
@@ -135,7 +138,8 @@ class Fetcher:
                     await check_resolved(current, allow_private=allow_private,
                                          resolver=self._resolver)
                     with private_peers(allow_private):
-                        outcome = await self._one_request(current, headers, shown, where)
+                        outcome = await self._one_request(current, headers, shown, where,
+                                                          form if hop == 0 else None)
             except RefusedURL as exc:
                 raise RefusedURL(f"{_reason(exc)}{where}", url=shown) from exc
             except FetchError as exc:
@@ -171,16 +175,19 @@ class Fetcher:
         async with per_host, self._global:
             yield
 
-    async def _one_request(self, url: str, headers: dict[str, str], shown: str, where: str
-                           ) -> FetchResult | tuple[int, str | None]:
-        """One GET: a result, or (status, Location) when it is a redirect.
+    async def _one_request(self, url: str, headers: dict[str, str], shown: str, where: str,
+                           form: bytes | None = None) -> FetchResult | tuple[int, str | None]:
+        """One GET (a POST of ``form``): a result, or (status, Location) when it is a redirect.
 
         ``shown`` is the redacted URL the caller asked for; ``where`` names the
         redirect hop, if any, for messages.
         """
         assert self._client is not None
         self.stats.requests += 1
-        async with self._client.stream("GET", url, headers=headers) as resp:
+        if form is not None:
+            headers = {**headers, "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8"}
+        async with self._client.stream("POST" if form is not None else "GET", url,
+                                       headers=headers, content=form) as resp:
             status = resp.status_code
             if status in REDIRECT_STATUSES:
                 return status, resp.headers.get("location")
@@ -189,7 +196,8 @@ class Fetcher:
                 return FetchResult(url=url, final_url=url, status=304, body=b"",
                                    etag=resp.headers.get("etag") or headers.get("If-None-Match"),
                                    last_modified=resp.headers.get("last-modified")
-                                   or headers.get("If-Modified-Since"))
+                                   or headers.get("If-Modified-Since"),
+                                   fresh_for=fresh_for(resp.headers))
             if not 200 <= status < 300:
                 raise _status_error(status, resp.headers, shown, where)
             body = await self._read_body(resp, shown, where)
@@ -197,7 +205,8 @@ class Fetcher:
         return FetchResult(url=url, final_url=url, status=status, body=body,
                            content_type=content_type, charset=charset,
                            etag=resp.headers.get("etag"),
-                           last_modified=resp.headers.get("last-modified"))
+                           last_modified=resp.headers.get("last-modified"),
+                           fresh_for=fresh_for(resp.headers))
 
     def _redirect_target(self, current: str, outcome: tuple[int, str | None],
                          shown: str) -> str:

@@ -16,7 +16,7 @@ from typing import Mapping
 import storage
 from pipeline import maintenance
 from pipeline.config import Settings
-from pipeline.records import StoredItem
+from pipeline.records import FeedState, StoredItem
 from pipeline.redact import redact_text, redact_url
 from pipeline.web import briefing, marks
 from pipeline.web.query import ParsedQuery, parse_query, variant_sets
@@ -63,6 +63,7 @@ def item_page(settings: Settings, store: storage.Store, item_id: int, q: str = "
     original = storage.item_by_url(store, item.duplicate_of) if item.duplicate_of else None
     return {
         "item": item, "when": item_time(item, settings), "url": briefing.safe_url(item.url),
+        "found_by_rematch": when(item.first_seen_at, settings) if item.first_seen_at else None,
         "title": marks.marked(item.title or item.url, hits, "title"),
         "summary": marks.marked(item.summary, hits, "summary") if item.summary and
         item.summary.strip() not in (item.text or "") else [],
@@ -88,7 +89,8 @@ def story_page(settings: Settings, store: storage.Store, item_id: int) -> dict |
 
 
 def _row(item: StoredItem, settings: Settings) -> dict:
-    return {"id": item.id, "title": item.title or item.url, "source": item.source,
+    return {"id": item.id, "title": item.title or item.url,
+            "source": ", ".join((item.source, *item.also_in)),     # every feed that carried it
             "when": item_time(item, settings), "url": briefing.safe_url(item.url),
             "status": item.status}
 
@@ -194,6 +196,8 @@ def _feed_row(name, url, state, kept, settings, configured) -> dict:
             "failures": state.consecutive_failures if state else 0,
             "failing_since": when(state.failing_since, settings) if state else "",
             "next_poll": when(state.next_poll_at, settings) if state else "",
+            "pace": (state or FeedState(url)).pace_text(settings.poll_interval)
+            if configured else "",
             "kept": kept.get(url, 0),
             "notice": (state.config_notice(redact_url(state.moved_to or "")) or "")
             if state and configured else ""}
