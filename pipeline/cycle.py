@@ -120,9 +120,6 @@ class _Cycle:
                                               self.cfg.network.max_new_articles_per_feed)
         due, self.summary.feeds_skipped = feedstate.due_feeds(
             self.cfg.feeds, states, self.now, self.cfg)
-        gone = [(f, s) for f, s in due if feedstate.is_gone(s)]   # a 410: never polled again
-        due = [(f, s) for f, s in due if not feedstate.is_gone(s)]
-        self.summary.feeds_skipped += len(gone)
         due = [(feed, state, queued.pop(feed.url, [])) for feed, state in due]
         self.grace = Grace(self.stop)
         self.unchanged: list[FeedState] = []    # feeds that answered 304

@@ -133,6 +133,9 @@ def due_feeds(feeds: Iterable[FeedSpec], states: Mapping[str, FeedState], now: d
     due, skipped = [], 0
     for feed in feeds:
         state = states.get(feed.url) or FeedState(url=feed.url, name=feed.name)
+        if is_gone(state):      # a 410: never due again (nor does it wake the scheduler)
+            skipped += 1
+            continue
         at = due_at(state, settings)
         # a failing feed not even half a tick early: its Retry-After is a promise
         if at and at - (timedelta(0) if state.consecutive_failures else early) > now:

@@ -284,3 +284,13 @@ def test_the_rules_are_pure_functions_of_state_time_and_config():
     assert (once.dead_since, twice.dead_since) == (None, T0 + CYCLE)
     other = HTTPStatusError("500", url=old, status=500)
     assert after_missing(twice, T0, other, net).not_found_count == 0
+
+
+def test_a_gone_feed_does_not_wake_the_scheduler(srv, watch):
+    from pipeline.feedstate import idle_tick
+
+    srv.respond("/gone.xml", 410, b"", {"Content-Type": "text/plain"})
+    w = watch(srv.url("/gone.xml"), poll_adaptive=True)
+    w.cycle(T0)
+    states = storage.feed_states(w.store)
+    assert idle_tick(w.settings, states, None, T0, T0 + timedelta(minutes=6))
