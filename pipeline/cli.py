@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=None, help="port (default: web.port, or 8080)")
     from pipeline import feedcommands
 
-    feedcommands.register(command)    # feeds, feeds import, feeds export
+    feedcommands.register(command)    # feeds (pipeline/feedlist.py), feeds import, feeds export
     return parser
 
 

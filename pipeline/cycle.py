@@ -115,7 +115,7 @@ class _Cycle:
 
     async def run(self) -> CycleSummary:
         began = time.monotonic()
-        states = storage.feed_states(self.p.store)
+        states = feedstate.adopt_moved(self.cfg.feeds, storage.feed_states(self.p.store))
         queued = storage.due_pending_articles(self.p.store, self.now,
                                               self.cfg.network.max_new_articles_per_feed)
         due, self.summary.feeds_skipped = feedstate.due_feeds(
@@ -165,10 +165,15 @@ class _Cycle:
                     queued: list[PendingArticle]) -> None:
         try:
             res = await self.grace.within(self.fetcher.fetch(
-                feed.url, trusted=True, etag=state.etag, last_modified=state.last_modified,
+                # a URL a redirect gave is checked like any from outside
+                feedstate.poll_url(feed, state), trusted=not state.moved_to, etag=state.etag, last_modified=state.last_modified,
                 accept=feeds.ACCEPT))
             if res is None:          # abandoned at shutdown: the next cycle polls it
                 return
+            if res.permanent_redirect and res.permanent_redirect != state.moved_to:
+                log.warning("feeds: %s moved permanently to %s: update the config",
+                            redact_url(feed.url), redact_url(res.permanent_redirect))
+            state = feedstate.after_redirect(feed, state, res.permanent_redirect)
             listed = await self._entries_of(feed, state, res)
             if listed is None:       # abandoned at shutdown
                 return
@@ -370,7 +375,9 @@ class _Cycle:
     def _failed(self, feed: FeedSpec, state: FeedState, exc: Exception) -> None:
         self.summary.feeds_failed += 1
         self.summary.errors.append(str(exc))
-        new_state = feedstate.after_failure(feed, state, self.now, exc, self.cfg)
+        new_state = feedstate.after_missing(
+            feedstate.after_failure(feed, state, self.now, exc, self.cfg),
+            self.now, exc, self.cfg.network)
         log.warning("%s (feed %s, failure %d)", exc, feed.name, new_state.consecutive_failures)
         try:
             self._save(new_state)

@@ -2,8 +2,7 @@
 
 ``feeds import FILE.opml`` (a dry run unless ``--apply``) and ``feeds export``
 are here; the logic is ``pipeline/subscriptions.py``. Bare ``newswatch feeds``
-calls ``cmd_feeds``, a placeholder listing name and URL that the feed-health
-listing replaces.
+is the feed-health listing of ``pipeline/feedlist.py``.
 
 Exit codes: 0 done (a dry run included); 2 the OPML file or the config is
 invalid (nothing written).
@@ -17,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
+from pipeline import feedlist
 from pipeline.errors import OpmlError
 
 EXIT_OK, EXIT_INPUT = 0, 2
@@ -25,8 +25,10 @@ EXIT_OK, EXIT_INPUT = 0, 2
 def register(command: Callable[..., argparse.ArgumentParser]) -> None:
     """Add the ``feeds`` group to the CLI; ``command`` is cli's own maker (it adds
     ``--config`` and ``-v``)."""
-    group = command("feeds", cmd_feeds, "list the configured feeds; import or export "
-                    "them as OPML (feeds import --help, feeds export --help)")
+    group = command("feeds", feedlist.cmd_feeds, "list every configured feed with its "
+                    "state (ok, failing, moved, gone, probably dead, never polled); import "
+                    "or export them as OPML (feeds import --help, feeds export --help)")
+    feedlist.add_options(group)
     sub = group.add_subparsers(dest="feeds_command", metavar="SUBCOMMAND")
     p = _subcommand(sub, "import", cmd_import, "add the feeds of an OPML file to the config "
                     "file, keeping its comments and order; a dry run that prints what would "
@@ -49,16 +51,6 @@ def _subcommand(sub, name: str, handler: Callable, help: str) -> argparse.Argume
                    help="log debug details")
     p.set_defaults(handler=handler)
     return p
-
-
-def cmd_feeds(args, env) -> int:
-    """Placeholder for the feed-health listing: the configured feeds, name and URL."""
-    from pipeline.config import load_settings
-    from pipeline.redact import redact_url
-
-    for feed in load_settings(args.config, env=env).feeds:
-        print(f"{feed.name}\t{redact_url(feed.url)}")
-    return EXIT_OK
 
 
 def cmd_import(args, env) -> int:

@@ -22,6 +22,8 @@ class FetchResult:
     charset: str | None = None    # from the Content-Type header, if any
     etag: str | None = None
     last_modified: str | None = None
+    # where a 301/308 chain (every hop permanent) led: the feed has moved there
+    permanent_redirect: str | None = None
     fresh_for: float | None = None  # seconds the response says it stays fresh (max-age, Expires)
 
     @property
@@ -137,6 +139,23 @@ class FeedState:
     failing_since: datetime | None = None
     last_success_at: datetime | None = None
     next_poll_at: datetime | None = None
+    moved_to: str | None = None           # a 301/308 said so; polled there until the config follows
+    gone_at: datetime | None = None       # a 410 Gone: no longer polled
+    not_found_count: int = 0              # 404s in a row
+    dead_since: datetime | None = None    # "probably dead": too many 404s, or for too long
+
+    def config_notice(self, shown_moved_to: str = "") -> str | None:
+        """What the user should change in the config, in words, or None: the one
+        wording of the digest, the reading room and ``newswatch feeds``.
+        ``shown_moved_to`` is the new URL as it may be shown (redacted)."""
+        if self.gone_at:
+            return "gone (410 Gone): no longer polled; remove it or change its URL"
+        if self.dead_since:
+            return (f"probably dead: {self.not_found_count} 404s in a row; "
+                    "polled less and less; check its URL")
+        if self.moved_to:
+            return f"moved to {shown_moved_to or self.moved_to}: update your config"
+        return None
     poll_every: float | None = None          # its pace in seconds (None: every poll_interval)
     newest_entry_at: datetime | None = None  # the latest publication date it listed
 
@@ -215,6 +234,7 @@ class DigestInputs:
     # duplicate_of -> (title, source) of the stored originals the duplicates copied
     originals: dict[str, tuple[str, str]] = field(default_factory=dict)
     failing_feeds: tuple[FeedState, ...] = ()   # configured feeds failing now, oldest first
+    feeds_to_update: tuple[FeedState, ...] = ()  # configured feeds moved, gone or dead
     failing_channels: tuple["ChannelState", ...] = ()   # delivery channels failing now
     # what the reader has read before the window, for "new in this report":
     seeds: tuple[tuple[str, str], ...] = ()     # (file name, text) of the seed reports

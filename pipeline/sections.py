@@ -38,6 +38,10 @@ class NetworkConfig:
                               not_above="backoff_max")
     backoff_max: float = key(86400.0, "longest wait between two tries of a failing feed",
                              kind="seconds", low=1, high=YEAR)
+    dead_after_404s: int = key(5, "404s in a row after which a feed is shown as probably "
+                               "dead (still polled, with backoff)", low=1, high=1000)
+    dead_after: float = key(3 * DAY, "or a feed answering 404 for this long", kind="seconds",
+                            low=MINUTE, high=YEAR)
     max_new_articles_per_feed: int = key(
         200, "new article downloads per feed per cycle, newest first", low=1, high=10_000)
     retry_attempts: int = key(4, "how many later cycles retry an article page that failed "

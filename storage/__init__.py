@@ -15,7 +15,7 @@ from storage.digests import digest_inputs
 from storage.links import carried_by_other_feeds, link_aliases, save_link_aliases
 from storage.pace import counting_statements, poll_schedule
 from storage.queries import (all_items, digest_written, discovery_floor,
-                             failing_feeds, feed_states, fingerprints, items_between, last_cycle,
+                             failing_feeds, feed_states, feeds_to_update, fingerprints, items_between, last_cycle,
                              original_for_canonical, record_cycle, record_digest,
                              replace_alerts, save_feed_batch, save_feed_states, seen_urls,
                              earlier_reports, original_texts, reports_per_rule)
@@ -34,7 +34,7 @@ __all__ = [
     "all_items", "digest_inputs", "digest_written", "discovery_floor", "failing_feeds",
     "feed_states", "fingerprints", "items_between", "last_cycle", "original_for_canonical",
     "record_cycle", "record_digest", "replace_alerts", "save_feed_batch", "save_feed_states",
-    "seen_urls",
+    "seen_urls", "feeds_to_update",
     "count_pending_articles", "due_pending_articles", "pending_entry_urls",
     "save_feed_batch_with_pending", "poll_schedule", "counting_statements",
     "carried_by_other_feeds", "link_aliases", "save_link_aliases",

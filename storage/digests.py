@@ -7,7 +7,8 @@ from typing import Iterable
 
 from pipeline.records import DigestInputs
 from storage.outbox import failing_channels
-from storage.queries import earlier_reports, failing_feeds, items_between, titles_for
+from storage.queries import (earlier_reports, failing_feeds, feeds_to_update, items_between,
+                             titles_for)
 from storage.store import Store
 
 
@@ -26,5 +27,6 @@ def digest_inputs(store: Store, start: datetime, end: datetime,
     return DigestInputs(start=start, end=end, items=tuple(items),
                         originals=titles_for(store, copied),
                         failing_feeds=tuple(failing_feeds(store, feed_urls)),
+                        feeds_to_update=tuple(feeds_to_update(store, feed_urls)),
                         failing_channels=tuple(failing_channels(store)),
                         seeds=tuple(seeds), earlier=tuple(earlier_reports(store, start, stories)))

@@ -20,6 +20,10 @@ _INDEXES = {"items": {"ix_items_story_key": "story_key",
 
 # columns added to existing tables since wave 1: (table, column, SQL type and default)
 _COLUMNS: list[tuple[str, str, str]] = [
+    ("feeds", "moved_to", "TEXT"),
+    ("feeds", "gone_at", "TIMESTAMP WITH TIME ZONE"),
+    ("feeds", "not_found_count", "INTEGER NOT NULL DEFAULT 0"),
+    ("feeds", "dead_since", "TIMESTAMP WITH TIME ZONE"),
     ("feeds", "poll_every", "FLOAT"),
     ("feeds", "newest_entry_at", "TIMESTAMP WITH TIME ZONE"),
     ("items", "first_seen_at", "TIMESTAMP WITH TIME ZONE"),   # rematch (storage/history.py)

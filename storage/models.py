@@ -25,6 +25,11 @@ class FeedRow(SQLModel, table=True):
     failing_since: datetime | None = Field(default=None, sa_column=_utc_column())
     last_success_at: datetime | None = Field(default=None, sa_column=_utc_column())
     next_poll_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    moved_to: str | None = Field(default=None, sa_column=Column(Text))
+    gone_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    # a server default: rows written by code from before this column still insert
+    not_found_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    dead_since: datetime | None = Field(default=None, sa_column=_utc_column())
     poll_every: float | None = None     # seconds between polls (pipeline/feedstate.py)
     newest_entry_at: datetime | None = Field(default=None, sa_column=_utc_column())
 

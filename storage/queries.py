@@ -49,7 +49,9 @@ def _feed_state(r: FeedRow) -> FeedState:
                      failing_since=_utc(r.failing_since),
                      last_success_at=_utc(r.last_success_at),
                      next_poll_at=_utc(r.next_poll_at), poll_every=r.poll_every,
-                     newest_entry_at=_utc(r.newest_entry_at))
+                     newest_entry_at=_utc(r.newest_entry_at), moved_to=r.moved_to,
+                     gone_at=_utc(r.gone_at), not_found_count=r.not_found_count or 0,
+                     dead_since=_utc(r.dead_since))
 
 
 def failing_feeds(store: Store, urls: Iterable[str] | None = None) -> list[FeedState]:
@@ -61,6 +63,20 @@ def failing_feeds(store: Store, urls: Iterable[str] | None = None) -> list[FeedS
         wanted = set(urls)
         rows = [r for r in rows if r.url in wanted]
     return rows
+
+
+def feeds_to_update(store: Store, urls: Iterable[str] | None = None) -> list[FeedState]:
+    """Feeds (only ``urls``, the configured ones, if given) whose config needs a
+    change: moved (a 301/308), gone (a 410) or probably dead (404s), by name."""
+    with store.session() as s:
+        q = select(FeedRow).where(or_(FeedRow.moved_to.is_not(None),
+                                      FeedRow.gone_at.is_not(None),
+                                      FeedRow.dead_since.is_not(None)))
+        found = [_feed_state(r) for r in s.exec(q)]
+    if urls is not None:
+        wanted = set(urls)
+        found = [st for st in found if st.url in wanted]
+    return sorted(found, key=lambda st: (st.name, st.url))
 
 
 def save_feed_states(store: Store, states: list[FeedState]) -> None:

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import json
+
 import shutil
 import subprocess
 import sys
@@ -240,8 +242,8 @@ def test_cli_help_exit_codes_and_the_bare_listing(watch, tmp_path):
     assert missing.returncode == 2 and "cannot read the file" in missing.stderr
     bad_config = run("feeds", "export", "--config", str(tmp_path / "none.yaml"), cwd=tmp_path)
     assert bad_config.returncode == 2 and "file not found" in bad_config.stderr
-    listed = run("feeds", "--config", str(watch), cwd=tmp_path)
-    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 24
+    listed = run("feeds", "--json", "--config", str(watch), cwd=tmp_path)   # pipeline/feedlist
+    assert listed.returncode == 0 and len(json.loads(listed.stdout)) == 24
 
 
 def test_cli_refuses_a_config_it_cannot_edit_and_writes_nothing(tmp_path):

@@ -165,6 +165,9 @@ def digest_text(digest) -> str:
             lines += [row for st in stories for row in _story_text(st)]
     if not digest.stories:
         lines += ["", "No new on-topic items were found on this day."]
+    if digest.feeds_to_update:
+        lines += ["", f"FEEDS TO UPDATE ({len(digest.feeds_to_update)})"]
+        lines += [f"- {_line(f.name)}: {_line(f.notice)}" for f in digest.feeds_to_update]
     if digest.failing_feeds:
         lines += ["", f"FAILING FEEDS ({len(digest.failing_feeds)})"]
         lines += [f"- {_line(f.name)}: {_line(f.error)} (since {f.since})"
@@ -206,6 +209,9 @@ def _digest_chat_html(digest) -> str:
         if stories:
             out += ["", f"<b>{e(heading)} ({len(stories)})</b>"]
             out += [_chat_item(st.headline, st.url, ", ".join(st.outlets)) for st in stories]
+    if digest.feeds_to_update:
+        out += ["", f"<b>Feeds to update ({len(digest.feeds_to_update)})</b>"]
+        out += [f"{e(f.name)}: {e(f.notice)}" for f in digest.feeds_to_update]
     if digest.failing_feeds:
         out += ["", f"<i>{len(digest.failing_feeds)} feeds failing</i>"]
     return "\n".join(out)

@@ -19,6 +19,7 @@ from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from pipeline.digest.model import (STATUSES, Digest, Duplicate, FailingChannel, FailingFeed,
+                                   FeedToUpdate,
                                    Mention,
                                    NewSentence, Report, Story, Summary, feed_text,
                                    local_time, safe_url, shown_time)
@@ -63,7 +64,8 @@ def build_digest(inputs: DigestInputs, *, day: date, tz: ZoneInfo,
         counts={s: sum(1 for i in items if i.status == s) for s in STATUSES},
         duplicates=_duplicates([i for i in items if i.status == "duplicate"], inputs.originals),
         failing_feeds=[_failing(f, tz) for f in inputs.failing_feeds],
-        failing_channels=[_failing_channel(c, tz) for c in inputs.failing_channels])
+        failing_channels=[_failing_channel(c, tz) for c in inputs.failing_channels],
+        feeds_to_update=[_to_update(f) for f in inputs.feeds_to_update])
 
 
 def _rule_rank(alert_order: Sequence[str], rules: set[str]) -> dict[str, int]:
@@ -213,6 +215,14 @@ def _failing(f: FeedState, tz: ZoneInfo) -> FailingFeed:
     return FailingFeed(name=feed_text(f.name or redact_url(f.url)), url=redact_url(f.url),
                        error=feed_text(redact_text(f.last_error or "")), since=since,
                        failures=f.consecutive_failures)
+
+
+def _to_update(f: FeedState) -> FeedToUpdate:
+    moved = redact_url(f.moved_to) if f.moved_to else ""
+    state = "gone" if f.gone_at else "probably dead" if f.dead_since else "moved"
+    return FeedToUpdate(name=feed_text(f.name or redact_url(f.url)), url=redact_url(f.url),
+                        state=state, moved_to=feed_text(moved),
+                        notice=feed_text(f.config_notice(moved) or ""))
 
 
 def _failing_channel(c: ChannelState, tz: ZoneInfo) -> FailingChannel:

@@ -114,6 +114,17 @@ class FailingFeed:
 
 
 @dataclass(frozen=True)
+class FeedToUpdate:
+    """A configured feed whose config needs a change: moved, gone or probably dead."""
+
+    name: str
+    url: str                        # redacted
+    state: str                      # "moved", "gone" or "probably dead"
+    moved_to: str                   # redacted; "" unless moved
+    notice: str                     # what to do, in words
+
+
+@dataclass(frozen=True)
 class FailingChannel:
     """A delivery channel (pipeline.deliver) that failed its last attempts in a row."""
 
@@ -135,6 +146,7 @@ class Digest:
     duplicates: list[Duplicate]     # most copied first
     failing_feeds: list[FailingFeed]
     failing_channels: list[FailingChannel] = field(default_factory=list)
+    feeds_to_update: list[FeedToUpdate] = field(default_factory=list)
 
     @property
     def alert_stories(self) -> list[Story]:

@@ -45,6 +45,7 @@ from pipeline.redact import redact_url
 log = logging.getLogger("newswatch.fetch")
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
 ACCEPT_ENCODING = "gzip, deflate"
 # The wire may carry a little more than the decoded cap (gzip framing,
 # incompressible data); past this it is junk after the stream (e.g. endless).
@@ -125,6 +126,7 @@ class Fetcher:
     async def _follow(self, url: str, shown: str, trusted: bool, headers: dict[str, str],
                       budget: asyncio.Timeout, form: bytes | None = None) -> FetchResult:
         current, seen = url, {_without_fragment(url)}
+        moved: str | None = None     # where the unbroken run of 301/308s from ``url`` led
         for hop in range(self.cfg.max_redirects + 1):
             allow_private = self.cfg.allow_private_addresses or (
                 trusted and hop == 0 and written_as_address(current))
@@ -151,8 +153,10 @@ class Fetcher:
             except _LIBRARY_ERRORS as exc:
                 raise _translate(exc, shown, self.cfg, where) from exc
             if isinstance(outcome, FetchResult):
-                return replace(outcome, url=url)
+                return replace(outcome, url=url, permanent_redirect=moved)
             target = self._redirect_target(current, outcome, shown)
+            if outcome[0] in PERMANENT_REDIRECTS and moved == (current if hop else None):
+                moved = target      # a temporary hop breaks the run: what follows may change
             if _without_fragment(target) in seen:
                 raise TooManyRedirects(f"redirect loop: {redact_url(current)} leads back to "
                                        f"{redact_url(target)}", url=shown)

@@ -198,7 +198,9 @@ def _feed_row(name, url, state, kept, settings, configured) -> dict:
             "next_poll": when(state.next_poll_at, settings) if state else "",
             "pace": (state or FeedState(url)).pace_text(settings.poll_interval)
             if configured else "",
-            "kept": kept.get(url, 0)}
+            "kept": kept.get(url, 0),
+            "notice": (state.config_notice(redact_url(state.moved_to or "")) or "")
+            if state and configured else ""}
 
 
 def atom_files(settings: Settings) -> list[str]:
