@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     command("check-config", cmd_check_config, "validate the config file (exit 0 or 2)")
     command("health", cmd_health, "exit 0 when the last cycle finished within 2× the poll "
             "interval")
+    command("migrate", cmd_migrate, "bring the database's schema to this version's "
+            "(every command also does it when it opens the database)")
     p = command("rematch", cmd_rematch, "judge the items seen (kept and off topic) again "
                 "with the current topic, alert and people rules")
     p.add_argument("--since", default="7d", help="how far back (a duration: 30d, 12h; "
@@ -230,6 +232,18 @@ def cmd_health(args, env) -> int:
     ok, reason = health(settings, _store(settings))
     print(reason)
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def cmd_migrate(args, env) -> int:
+    import storage
+
+    settings = _settings(args, env)
+    store = storage.open_store(settings.database_url, upgrade=False)
+    before, after = storage.upgrade_schema(store)
+    was = before or "none (a new database, or one from before revisions)"
+    print(f"{store.shown_url}: schema {after}" if before == after else
+          f"{store.shown_url}: schema upgraded from {was} to {after}")
+    return EXIT_OK
 
 
 def cmd_rematch(args, env) -> int:

@@ -21,7 +21,8 @@ from storage.queries import (all_items, digest_written, discovery_floor,
                              earlier_reports, original_texts, reports_per_rule)
 from storage.leases import (claim_feeds, digest_lock, feed_leases, live_replicas,
                             record_replica, release_feeds, replica_rows)
-from storage.store import CycleLocked, Store, cycle_lock, integrity_check, open_store
+from storage.store import (CycleLocked, Store, cycle_lock, integrity_check, open_store,
+                           upgrade_schema)
 from storage.reading import (alert_rule_names, copies_of, ids_for_urls, item_by_id, item_by_url,
                              items_by_ids, kept_counts_by_feed, kept_item_time,
                              latest_digest_day, search_items, search_sources, story_items)
@@ -30,7 +31,7 @@ from storage.history import (count_retained, retained_kinds, count_to_rematch, i
                              prune_retained, set_alerts)
 
 __all__ = [
-    "Store", "open_store", "cycle_lock", "CycleLocked", "integrity_check",
+    "Store", "open_store", "upgrade_schema", "cycle_lock", "CycleLocked", "integrity_check",
     "all_items", "digest_inputs", "digest_written", "discovery_floor", "failing_feeds",
     "feed_states", "fingerprints", "items_between", "last_cycle", "original_for_canonical",
     "record_cycle", "record_digest", "replace_alerts", "save_feed_batch", "save_feed_states",

@@ -42,6 +42,9 @@ class ItemRow(SQLModel, table=True):
         UniqueConstraint("url", name="uq_items_url"),
         Index("ix_items_canonical", "canonical_url"),
         Index("ix_items_fetched_status", "fetched_at", "status"),
+        # a story's page looks items up by story_key, an item's page its copies
+        Index("ix_items_story_key", "story_key"),
+        Index("ix_items_duplicate_of", "duplicate_of"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -72,7 +75,9 @@ class ItemRow(SQLModel, table=True):
 
 class AlertRow(SQLModel, table=True):
     __tablename__ = "alerts"
-    __table_args__ = (UniqueConstraint("item_id", "rule", name="uq_alerts_item_rule"),)
+    __table_args__ = (UniqueConstraint("item_id", "rule", name="uq_alerts_item_rule"),
+                      # the search's alert filter: the items of one rule
+                      Index("ix_alerts_rule", "rule", "item_id"))
 
     id: int | None = Field(default=None, primary_key=True)
     item_id: int = Field(foreign_key="items.id", index=True)

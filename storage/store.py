@@ -12,12 +12,12 @@ from typing import Iterator
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlmodel import Session, create_engine
 
 from pipeline.errors import CycleLocked, StorageError
 from storage import models  # noqa: F401  (registers the tables)
-from storage.migrate import migrate
+from storage.migrate import migrate, upgrade_database
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -57,8 +57,10 @@ class Store:
         self.engine.dispose()
 
 
-def open_store(database_url: str) -> Store:
-    """Connect, create missing tables, and set SQLite up for one writer and many readers."""
+def open_store(database_url: str, *, upgrade: bool = True) -> Store:
+    """Connect, bring the schema to head (storage.migrate; ``upgrade=False`` for
+    ``newswatch migrate``, which does it itself), and set SQLite up for one
+    writer and many readers."""
     try:
         url = make_url(database_url)
     except ArgumentError as exc:
@@ -73,26 +75,21 @@ def open_store(database_url: str) -> Store:
         except (ArgumentError, ImportError) as exc:
             raise StorageError(f"cannot use {url.get_backend_name()}: {exc}") from exc
     try:
-        _create_tables(engine)
-        migrate(engine)
+        if upgrade:
+            migrate(engine)
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot open {url.render_as_string(hide_password=True)}: "
                            f"{_describe(exc)}") from exc
     return Store(engine=engine, url=database_url)
 
 
-def _create_tables(engine: Engine) -> None:
-    """create_all checks, then creates: two processes opening a new database at
-    the same moment both see no table and one fails with "already exists". Check
-    again then: the other process made them."""
-    for attempt in range(3):
-        try:
-            SQLModel.metadata.create_all(engine)
-            return
-        except OperationalError as exc:
-            if "already exists" not in str(exc) or attempt == 2:
-                raise
-            time.sleep(0.05)
+def upgrade_schema(store: Store) -> tuple[str | None, str]:
+    """``newswatch migrate``: the schema's revision before and after (None: a
+    database made before revisions, or a new one)."""
+    try:
+        return upgrade_database(store.engine)
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot migrate {store.shown_url}: {_describe(exc)}") from exc
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:

@@ -14,7 +14,8 @@ from newsweb import article_pages, rss
 from pipeline.cli import build_parser, main
 
 COMMANDS = ["once", "run", "digest", "export", "check-config", "health", "rematch",
-            "test-rules", "deliveries", "notify-test", "people", "serve", "feeds"]
+            "test-rules", "deliveries", "notify-test", "people", "serve", "feeds",
+            "migrate"]
 
 
 def newswatch(*args, env, cwd):

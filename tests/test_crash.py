@@ -38,7 +38,8 @@ from newsweb import article_pages, rss
 ROOT = Path(__file__).resolve().parent.parent
 FEEDS, ENTRIES = 6, 8
 SEED = int(os.environ.get("NEWSWATCH_CRASH_SEED", "20241208"))
-_DB_FILES = {"newswatch.db", "newswatch.db-wal", "newswatch.db-shm", "newswatch.db.lock"}
+_DB_FILES = {"newswatch.db", "newswatch.db-wal", "newswatch.db-shm", "newswatch.db.lock",
+             "newswatch.db.migrate.lock"}
 
 
 # ----------------------------------------------------------------- helpers

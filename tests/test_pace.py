@@ -7,10 +7,12 @@ fast feed polled more often than a slow one."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email.utils import formatdate
+from pathlib import Path
 
 import pytest
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
@@ -28,6 +30,7 @@ from pipeline.records import FeedState
 
 NOW = datetime(2024, 12, 9, 12, 0, tzinfo=timezone.utc)
 FEED = FeedSpec(name="Wire", url="http://feeds.example/wire")
+WAVE1 = Path(__file__).parent / "fixtures" / "db" / "wave1.sqlite"   # tests/fixtures/db/
 MIN, HOUR = 60.0, 3600.0
 
 
@@ -347,17 +350,15 @@ def test_the_real_scheduler_polls_a_fast_feed_more_often_than_a_slow_one(
 
 
 def test_a_database_from_before_gains_the_pace_columns(tmp_path):
-    import sqlite3
+    """A database written by wave 1 (the committed fixture, from before the pace
+    columns) is upgraded when opened: its feeds have no pace yet, then one."""
     path = tmp_path / "old.db"
-    storage.open_store(f"sqlite:///{path}").close()
-    with sqlite3.connect(path) as db:                    # as a wave-1 database had it
-        db.execute("ALTER TABLE feeds DROP COLUMN poll_every")
-        db.execute("ALTER TABLE feeds DROP COLUMN newest_entry_at")
-        db.execute("INSERT INTO feeds (url, name, consecutive_failures) VALUES (?, 'W', 0)",
-                   (FEED.url,))
+    shutil.copy(WAVE1, path)
     store = storage.open_store(f"sqlite:///{path}")
     try:
-        assert storage.feed_states(store)[FEED.url].poll_every is None
+        old = storage.feed_states(store)
+        assert old and all(s.poll_every is None and s.newest_entry_at is None
+                           for s in old.values())
         storage.save_feed_states(store, [succeeded(dates=every(60, 10))])
         state = storage.feed_states(store)[FEED.url]
         assert state.poll_every == pytest.approx(20 * MIN) and state.newest_entry_at == NOW
