@@ -101,9 +101,11 @@ def visit(driver, room, path: str, shot: Path) -> None:
         if message["method"] == "Network.requestWillBeSent":
             requested.append(message["params"]["request"]["url"])
     assert requested, "the network log saw no request at all"
-    # what could leave the machine; data: and chrome:// are the browser's own UI
+    # what could leave the machine; data:, chrome:// and chrome-untrusted:// (its new-tab
+    # page, before the first navigation) are the browser's own UI
     # (the date input's calendar icon, the search box's clear button)
-    outside = [u for u in requested if urlsplit(u).scheme not in ("data", "chrome")
+    own = ("data", "chrome", "chrome-untrusted")
+    outside = [u for u in requested if urlsplit(u).scheme not in own
                and not u.startswith(room.url + "/")]
     assert outside == [], outside
     assert driver.execute_script("return document.scripts.length") == 0
