@@ -25,12 +25,10 @@ import argparse
 import contextlib
 import json
 import os
-import pwd
 import random
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -219,32 +217,11 @@ def pct(values: list[float], p: float) -> float:
 
 @contextlib.contextmanager
 def pg_cluster() -> Iterator[str]:
-    """A throw-away PostgreSQL server on a Unix socket (as tests/test_postgres.py)."""
-    folders = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    initdb = shutil.which("initdb") or next((str(f / "initdb") for f in folders), None)
-    pg_ctl = shutil.which("pg_ctl") or next((str(f / "pg_ctl") for f in folders), None)
-    if not (initdb and pg_ctl and os.path.exists(initdb)):
-        raise SystemExit("PostgreSQL is not installed (apt-get install postgresql)")
-    folder = Path(tempfile.mkdtemp(prefix="newswatch-bench-pg-"))
-    data, sock = folder / "data", folder / "sock"
-    sock.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        for p in (folder, sock):
-            os.chown(p, user.pw_uid, user.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run_as, initdb, "-D", str(data), "-U", "newswatch", "--auth=trust",
-                    "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
-    subprocess.run([*run_as, pg_ctl, "-D", str(data), "-w", "-l", str(folder / "log"), "-o",
-                    f"-k {sock} -c listen_addresses='' -p 54331", "start"],
-                   check=True, capture_output=True)
-    try:
-        yield f"postgresql+psycopg://newswatch@/postgres?host={sock}&port=54331"
-    finally:
-        subprocess.run([*run_as, pg_ctl, "-D", str(data), "-m", "fast", "stop"],
-                       capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    """A throw-away PostgreSQL server on a Unix socket: the suite's (tests/pgcluster.py)."""
+    from pgcluster import cluster
+
+    with cluster(port=54331) as url:
+        yield url
 
 
 def run_engine(name: str, url: str, args, folder: Path) -> None:

@@ -19,6 +19,7 @@ from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
 import storage
 from conftest import write_config
+from fakeclock import FakeClock, scheduler_reads
 from newsweb import rss
 from tests.faultserver import fault_server  # noqa: F401
 from pipeline import cycle, feedstate, maintenance, scheduler
@@ -250,34 +251,10 @@ def test_pace_is_described_for_listings():
 
 # --- a real cycle on the real scheduler, on an injected clock ----------------------------
 
-class FakeClock:
-    def __init__(self, start: datetime):
-        self.now, self.lock = start, threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self.lock:
-            return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        with self.lock:
-            self.now += delta
-
-
 @pytest.fixture
 def fake_clock(monkeypatch):
     """The clock APScheduler reads (as in tests/test_scheduler.py) and the cycles get."""
-    clock = FakeClock(NOW)
-
-    class FakeDatetime(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return clock().astimezone(tz) if tz else clock().replace(tzinfo=None)
-
-    import apscheduler.executors.base as ex_base
-    import apscheduler.schedulers.base as sch_base
-    monkeypatch.setattr(sch_base, "datetime", FakeDatetime)
-    monkeypatch.setattr(ex_base, "datetime", FakeDatetime)
-    return clock
+    return scheduler_reads(FakeClock(NOW), monkeypatch)
 
 
 def serve_rhythm(srv, path: str, clock: FakeClock, every: timedelta, shows: int) -> None:

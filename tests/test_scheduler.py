@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from apscheduler.executors.base import BaseExecutor
+from fakeclock import FakeClock, scheduler_reads
 
 from pipeline import scheduler as sched
 from pipeline.config import settings_from_mapping
@@ -130,20 +131,6 @@ def test_nonexistent_digest_time_still_fires_that_day():
 
 # --- APScheduler as configured, on an injected clock --------------------------
 
-class FakeClock:
-    def __init__(self, start: datetime):
-        self.now = start
-        self.lock = threading.Lock()
-
-    def __call__(self) -> datetime:
-        with self.lock:
-            return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        with self.lock:
-            self.now += delta
-
-
 class RecordingExecutor(BaseExecutor):
     """Records each submission instead of running it; a submission counts as
     running (for max_instances) until the test calls finish()."""
@@ -170,17 +157,7 @@ class RecordingExecutor(BaseExecutor):
 @pytest.fixture
 def clocked(monkeypatch):
     """A started Schedule whose scheduler reads the fake clock."""
-    clock = FakeClock(datetime(2024, 12, 9, 10, 0, tzinfo=UTC))
-
-    class FakeDatetime(datetime):
-        @classmethod
-        def now(cls, tz=None):
-            return clock().astimezone(tz) if tz else clock().replace(tzinfo=None)
-
-    import apscheduler.executors.base as ex_base
-    import apscheduler.schedulers.base as sch_base
-    monkeypatch.setattr(sch_base, "datetime", FakeDatetime)
-    monkeypatch.setattr(ex_base, "datetime", FakeDatetime)
+    clock = scheduler_reads(FakeClock(datetime(2024, 12, 9, 10, 0, tzinfo=UTC)), monkeypatch)
     executor = RecordingExecutor()
     schedule = sched.create_schedule(settings(poll_interval="60s"), lambda: None, lambda: None,
                                      clock=clock, executors={"default": executor})
