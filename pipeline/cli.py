@@ -26,8 +26,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     args = parser.parse_args(argv)
     from pipeline.logs import setup_logging
 
+    # logs go to stdout (a container's log), except for commands whose stdout is
+    # data for another program (export, feeds): a log line there would corrupt it
     setup_logging(env.get("NEWSWATCH_LOG_FORMAT", "text"),
-                  logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+                  logging.DEBUG if getattr(args, "verbose", False) else logging.INFO,
+                  stream=sys.stderr if getattr(args, "prints_data", False) else sys.stdout)
     from pipeline.errors import ConfigError, CycleLocked, NewswatchError
 
     try:
@@ -70,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--send", action="store_true",
                    help="also send it now to every delivery.digest channel (even those "
                    "that had it)")
-    command("export", cmd_export, "print every entry URL seen as JSON lines")
+    command("export", cmd_export, "print every entry URL seen as JSON lines").set_defaults(
+        prints_data=True)
     command("check-config", cmd_check_config, "validate the config file (exit 0 or 2)")
     command("health", cmd_health, "exit 0 when the last cycle finished within 2× the poll "
             "interval")

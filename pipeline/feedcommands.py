@@ -29,6 +29,7 @@ def register(command: Callable[..., argparse.ArgumentParser]) -> None:
                     "state (ok, failing, moved, gone, probably dead, never polled); import "
                     "or export them as OPML (feeds import --help, feeds export --help)")
     feedlist.add_options(group)
+    group.set_defaults(prints_data=True)     # listings, JSON, OPML: the logs go to stderr
     sub = group.add_subparsers(dest="feeds_command", metavar="SUBCOMMAND")
     p = _subcommand(sub, "import", cmd_import, "add the feeds of an OPML file to the config "
                     "file, keeping its comments and order; a dry run that prints what would "

@@ -1,4 +1,5 @@
-"""Logging set-up: one line per event to stdout, human-readable or JSON."""
+"""Logging set-up: one line per event to stdout (stderr for commands whose output
+is data), human-readable or JSON."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, ensure_ascii=False)
 
 
-def setup_logging(fmt: str = "text", level: int = logging.INFO) -> None:
+def setup_logging(fmt: str = "text", level: int = logging.INFO, stream=None) -> None:
     """``fmt`` comes from NEWSWATCH_LOG_FORMAT, read by the CLI ("json" or "text")."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream or sys.stdout)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
