@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from pipeline.errors import StorageError
-from storage.search import ensure_search_index
+from storage.search import ensure_search_index, ensure_search_tables
 
 SCRIPTS = Path(__file__).with_name("alembic")
 BASELINE = "0001"
@@ -67,6 +68,11 @@ def migrate(engine: Engine) -> None:
     if current_revision(engine) != head_revision():
         with _locked(engine) as conn:
             _upgrade(conn)
+            try:
+                with conn.begin_nested():
+                    ensure_search_tables(conn)
+            except OperationalError as exc:   # no FTS5: ensure_search_index says so
+                log.debug("storage: search tables not made here: %s", exc)
     ensure_search_index(engine)
 
 
@@ -96,11 +102,13 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
 
 def _upgrade(conn: Connection) -> None:
     """Under the lock: look again (another process may have just done it)."""
+    found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar() \
+        if inspect(conn).has_table("alembic_version") else None
+    if found == HEAD:
+        return        # another process did it while this one waited: nothing to write
     from alembic import command
 
     config = _config(conn)
-    found = conn.execute(text("SELECT version_num FROM alembic_version")).scalar() \
-        if inspect(conn).has_table("alembic_version") else None
     if found is None and not inspect(conn).has_table("items"):
         SQLModel.metadata.create_all(conn)          # a new database: straight to head
         command.stamp(config, "head")

@@ -82,12 +82,10 @@ def ensure_search_index(engine: Engine) -> None:
     (a database made before search existed, or written by an older version).
     Reads only, when there is nothing to do: every command opens the store."""
     dialect = engine.dialect.name
-    wanted = {"search_docs", "search_meta"} | ({"item_search"} if dialect == "sqlite" else set())
-    if not wanted <= set(inspect(engine).get_table_names()):
+    if not _has_search_tables(engine):
         try:
             with engine.begin() as conn:
-                for statement in _schema(dialect):
-                    conn.execute(text(statement))
+                ensure_search_tables(conn)
         except OperationalError as exc:
             if "fts5" not in str(exc).lower():
                 raise
@@ -99,6 +97,20 @@ def ensure_search_index(engine: Engine) -> None:
     if top > mark:
         with engine.begin() as conn:
             _index_missing(conn, dialect, mark, top)
+
+
+def _has_search_tables(bind) -> bool:
+    wanted = {"search_docs", "search_meta"} | \
+        ({"item_search"} if bind.dialect.name == "sqlite" else set())
+    return wanted <= set(inspect(bind).get_table_names())
+
+
+def ensure_search_tables(conn) -> None:
+    """The search tables, made in ``conn``'s transaction (storage.migrate calls
+    it under its lock: concurrent CREATE TABLE IF NOT EXISTS collide on PostgreSQL)."""
+    if not _has_search_tables(conn):
+        for statement in _schema(conn.dialect.name):
+            conn.execute(text(statement))
 
 
 def _schema(dialect: str) -> list[str]:
