@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import psutil
 
 from pipeline import cycle as cycle_mod
+from pipeline import pages as pages_mod
 
 if TYPE_CHECKING:
     from bench_common import Web
@@ -134,7 +135,7 @@ class Sections:
             self._wrap(mod, name, f"{modname}.{name}")
         self._wrap(cycle_mod._Cycle, "decide", "cycle.decide (index lookups)")
         # the pages that gave nothing are judged here, in the event loop's process
-        self._wrap(cycle_mod, "judge_page", "verdict.judge_page (entry fallbacks)")
+        self._wrap(pages_mod, "judge_page", "verdict.judge_page (entry fallbacks)")
         self._wrap(cycle_mod.storage, "record_cycle", "storage.record_cycle")
         return self
 
