@@ -19,9 +19,7 @@ does not load, nothing is written.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -35,6 +33,7 @@ from defusedxml import ElementTree as SafeET
 
 from pipeline.config import FeedSpec, Settings, load_settings
 from pipeline.dedupe import canonical_url
+from pipeline.digest.write import atomic_write
 from pipeline.errors import ConfigError, OpmlError
 from pipeline.redact import redact_url
 from pipeline.sanitize import clean_line
@@ -194,14 +193,9 @@ def apply_import(config_path: Path, plan: ImportPlan, note: str,
     before = load_settings(config_path, env=env)
     text = config_path.read_bytes().decode("utf-8")
     new_text = add_feeds_to_text(text, plan.added, note)
-    fd, tmp = tempfile.mkstemp(prefix=f".{config_path.name}.", suffix=".import",
-                               dir=config_path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-            out.write(new_text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, config_path.stat().st_mode & 0o7777)
+    loaded: list[Settings] = []
+
+    def loads_as_planned(tmp: Path) -> None:
         try:
             after = load_settings(tmp, env=env)
         except ConfigError as exc:     # named for the user's file, not the temporary one
@@ -210,11 +204,11 @@ def apply_import(config_path: Path, plan: ImportPlan, note: str,
         if after.feeds != before.feeds + tuple(plan.added):
             raise ConfigError("the edited file would not list the imported feeds as planned; "
                               "nothing written", file=str(config_path), key="feeds")
-        os.replace(tmp, config_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return after
+        loaded.append(after)
+
+    atomic_write(config_path, new_text, mode=config_path.stat().st_mode & 0o7777,
+                 check=loads_as_planned)
+    return loaded[0]
 
 
 def export_opml(feeds: Sequence[FeedSpec], *, with_secrets: bool = False,

@@ -11,6 +11,7 @@ import os
 import tempfile
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import storage
 from pipeline.config import Settings
@@ -65,10 +66,12 @@ def write_digest(digest: Digest, out_dir: Path) -> list[Path]:
     return written
 
 
-def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None) -> None:
+def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None,
+                 check: Callable[[Path], None] | None = None) -> None:
     """Write ``path`` whole or not at all (a temporary file renamed over it), so
     a reader never sees half a file; ``mode`` for files others must read (mkstemp
-    makes 0600)."""
+    makes 0600). ``check`` is given the complete temporary file before it
+    replaces ``path``: when it raises, ``path`` is left as it was."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     payload = data.encode("utf-8") if isinstance(data, str) else data
     try:
@@ -78,6 +81,8 @@ def atomic_write(path: Path, data: str | bytes, *, mode: int | None = None) -> N
             os.fsync(fh.fileno())
         if mode is not None:
             os.chmod(tmp, mode)
+        if check is not None:
+            check(Path(tmp))
         os.replace(tmp, path)
     except BaseException:
         try:
