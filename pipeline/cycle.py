@@ -131,7 +131,8 @@ class _Cycle:
             async with Fetcher(self.cfg.network) as fetcher:
                 self.fetcher = fetcher
                 self.pages = Pages(self.cfg, self.p.pool, fetcher, self.grace, self.summary)
-                self.links = Links(self.cfg.google_news, self.cfg.network.max_new_articles_per_feed,
+                self.links = Links(self.cfg.google_news,
+                                   self.cfg.network.max_new_articles_per_feed,
                                    self.p.store, fetcher, self.grace, self.now)
                 # the pages still pending of feeds not polled now (in backoff, or
                 # gone from the config) are fetched all the same
@@ -166,8 +167,8 @@ class _Cycle:
         try:
             res = await self.grace.within(self.fetcher.fetch(
                 # a URL a redirect gave is checked like any from outside
-                feedstate.poll_url(feed, state), trusted=not state.moved_to, etag=state.etag, last_modified=state.last_modified,
-                accept=feeds.ACCEPT))
+                feedstate.poll_url(feed, state), trusted=not state.moved_to,
+                etag=state.etag, last_modified=state.last_modified, accept=feeds.ACCEPT))
             if res is None:          # abandoned at shutdown: the next cycle polls it
                 return
             if res.permanent_redirect and res.permanent_redirect != state.moved_to:

@@ -58,7 +58,6 @@ class LinkStats:
     waiting: int = 0         # left for a later cycle (over the budget or failed)
     requests: int = 0
 
-
     def line(self) -> str:
         return (f"links: google news ids {self.from_cache} known, {self.offline} read "
                 f"offline, {self.resolved} resolved, {self.failed} failed, {self.stand_ins} "

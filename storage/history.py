@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import Column, DateTime, LargeBinary, delete, update
+from sqlalchemy import Column, DateTime, LargeBinary, delete, func, update
 from sqlmodel import Field, SQLModel, select
 
 from pipeline.records import ItemOutcome, Promotion, Retained, RuleMatch, StoredItem
@@ -44,8 +44,7 @@ def items_to_rematch(store, start: datetime, end: datetime, after_id: int, limit
     with store.session() as s:
         q = (select(ItemRow, RetainedRow)
              .join(RetainedRow, RetainedRow.item_id == ItemRow.id, isouter=True)
-             .where(ItemRow.fetched_at >= start, ItemRow.fetched_at < end, ItemRow.id > after_id,
-                    ItemRow.status.in_(["new", "update", "off_topic"]))
+             .where(*_seen_between(start, end), ItemRow.id > after_id)
              .order_by(ItemRow.id).limit(limit))
         rows = s.exec(q).all()
         alerts = _alerts_for(s, [r.id for r, _ in rows if r.status != "off_topic"])
@@ -55,14 +54,20 @@ def items_to_rematch(store, start: datetime, end: datetime, after_id: int, limit
 
 
 def count_to_rematch(store, start: datetime, end: datetime) -> int:
-    from sqlalchemy import func
-
     from storage.models import ItemRow
 
     with store.session() as s:
         return int(s.exec(select(func.count()).select_from(ItemRow).where(
-            ItemRow.fetched_at >= start, ItemRow.fetched_at < end,
-            ItemRow.status.in_(["new", "update", "off_topic"]))).one())
+            *_seen_between(start, end))).one())
+
+
+def _seen_between(start: datetime, end: datetime) -> tuple:
+    """The items rematch judges again: found in [start, end), kept or off topic
+    (copies and failures have nothing of their own to judge)."""
+    from storage.models import ItemRow
+
+    return (ItemRow.fetched_at >= start, ItemRow.fetched_at < end,
+            ItemRow.status.in_(["new", "update", "off_topic"]))
 
 
 def set_alerts(store, changes: dict[int, list[RuleMatch]]) -> None:
@@ -119,8 +124,6 @@ def prune_retained(store, before: datetime) -> int:
 
 
 def count_retained(store) -> int:
-    from sqlalchemy import func
-
     with store.session() as s:
         return int(s.exec(select(func.count()).select_from(RetainedRow)).one())
 
