@@ -73,7 +73,8 @@ def _seen_between(start: datetime, end: datetime) -> tuple:
 def set_alerts(store, changes: dict[int, list[RuleMatch]]) -> None:
     """Set each item's alerts to exactly the matches given, in one transaction."""
     from storage.models import AlertRow
-    from storage.queries import _chunks, _hits_json
+    from storage.dialect import _chunks
+    from storage.queries import _hits_json
 
     if not changes:
         return

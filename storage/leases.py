@@ -19,18 +19,16 @@ contends for the rows.
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Iterator
 
 from sqlalchemy import Column, Text, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Field, SQLModel, select
 
+from storage.dialect import _chunks, _insert, _utc
 from storage.models import _utc_column
 
 DIGEST_LOCK = 74211     # the cycle lock is 74210 (storage/store.py)
-_CHUNK = 500
 
 
 class FeedLeaseRow(SQLModel, table=True):
@@ -51,13 +49,6 @@ class ReplicaRow(SQLModel, table=True):
     last_summary: str = Field(default="", sa_column=Column(Text))
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands naive datetimes back
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
 def claim_feeds(store, replica: str, urls: list[str], now: datetime,
                 lease_until: datetime, limit: int | None = None) -> list[str]:
     """Lease to ``replica`` those of ``urls`` (at most ``limit``, in URL
@@ -65,11 +56,10 @@ def claim_feeds(store, replica: str, urls: list[str], now: datetime,
     (its own live leases included)."""
     urls = list(dict.fromkeys(urls))
     limit = len(urls) if limit is None else limit
-    insert = pg_insert if store.engine.dialect.name == "postgresql" else sqlite_insert
+    insert = _insert(store)
     claimed: list[str] = []
     with store.session() as s:
-        for i in range(0, len(urls), _CHUNK):
-            part = urls[i:i + _CHUNK]
+        for part in _chunks(urls):
             if len(claimed) >= limit:
                 break
             s.exec(insert(FeedLeaseRow).values([{"feed_url": u} for u in part])
@@ -95,9 +85,9 @@ def release_feeds(store, replica: str, urls: list[str]) -> int:
     """End ``replica``'s leases on ``urls`` (those it still holds); returns how many."""
     released = 0
     with store.session() as s:
-        for i in range(0, len(urls), _CHUNK):
+        for part in _chunks(urls):
             res = s.exec(update(FeedLeaseRow)  # type: ignore[call-overload]
-                         .where(FeedLeaseRow.feed_url.in_(urls[i:i + _CHUNK]),
+                         .where(FeedLeaseRow.feed_url.in_(part),
                                 FeedLeaseRow.claimed_by == replica,
                                 FeedLeaseRow.lease_until.is_not(None))
                          .values(lease_until=None))

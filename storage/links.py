@@ -6,25 +6,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Iterable
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 
 from pipeline.records import LinkAlias
+from storage.dialect import _chunks, _insert
 from storage.models import ItemRow, ItemSourceRow, LinkAliasRow
 from storage.store import Store
-
-_CHUNK = 500
-
-
-def _chunks(values: list) -> Iterable[list]:
-    for i in range(0, len(values), _CHUNK):
-        yield values[i:i + _CHUNK]
-
-
-def _insert(store: Store):
-    return pg_insert if store.engine.dialect.name == "postgresql" else sqlite_insert
-
 
 def link_aliases(store: Store, aliases: Iterable[str]) -> dict[str, LinkAlias]:
     """alias -> what is known of it, for those of ``aliases`` seen before."""

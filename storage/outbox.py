@@ -15,21 +15,16 @@ from datetime import datetime
 from typing import Iterable
 
 from sqlalchemy import delete, func, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 
 from pipeline.records import ChannelState, Delivery, StoredItem
 from storage.models import AlertRow, ChannelRow, ItemRow, OutboxRow
-from storage.queries import _alerts_for, _chunks, _stored_item, _utc
+from storage.dialect import _chunks, _insert, _utc
+from storage.queries import _alerts_for, _stored_item
 from storage.store import Store
 
 # (kind, key, item_id, channel_id, channel shown)
 OutboxEntry = tuple[str, str, "int | None", str, str]
-
-
-def _insert(store: Store):
-    return pg_insert if store.engine.dialect.name == "postgresql" else sqlite_insert
 
 
 def _delivery(r: OutboxRow, title: str = "") -> Delivery:

@@ -15,14 +15,13 @@ from datetime import datetime, timezone
 from typing import Iterable
 
 from sqlalchemy import delete, func, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 
 from pipeline.records import FeedEntry, FeedState, ItemOutcome, PendingArticle
 from storage.models import PendingArticleRow
 from storage.links import add_item_sources
-from storage.queries import _chunks, _insert_outcomes, _upsert_feed, _utc
+from storage.dialect import _chunks, _insert, _utc
+from storage.queries import _insert_outcomes, _upsert_feed
 from storage.store import Store
 
 
@@ -96,7 +95,7 @@ def _hold(s, store: Store, pending: list[PendingArticle]) -> None:
     new entries defers 19,800 at once: one statement for all)."""
     if not pending:
         return
-    insert = pg_insert if store.engine.dialect.name == "postgresql" else sqlite_insert
+    insert = _insert(store)
     rows = list({p.entry.link: _values(p) for p in pending}.values())
     stmt = insert(PendingArticleRow)
     stmt = stmt.on_conflict_do_update(

@@ -8,33 +8,16 @@ from datetime import datetime, timezone
 from typing import Iterable, Iterator
 
 from sqlalchemy import delete, func, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 
 from pipeline.records import (Article, FeedState, ItemOutcome, RuleMatch,
                               StoredItem, TermHit)
+from storage.dialect import _chunks, _insert, _utc
 from storage.history import save_retained
 from storage.models import AlertRow, CycleRow, DigestRow, FeedRow, ItemRow
 from storage.links import add_item_sources, other_sources
 from storage.search import index_saved
 from storage.store import Store
-
-_CHUNK = 500   # SQLite allows 32k bound parameters; keep IN lists well below
-
-
-def _chunks(values: list) -> Iterator[list]:
-    """``values`` in slices of at most _CHUNK, for IN lists."""
-    for i in range(0, len(values), _CHUNK):
-        yield values[i:i + _CHUNK]
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; every stored time is UTC."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
-
 
 # --- feeds -----------------------------------------------------------------
 
@@ -144,7 +127,7 @@ def _insert_outcomes(s, store: Store, outcomes: list[ItemOutcome]) -> int:
     new rows (an entry URL already stored is skipped)."""
     if not outcomes:
         return 0
-    insert = pg_insert if store.engine.dialect.name == "postgresql" else sqlite_insert
+    insert = _insert(store)
     ids: dict[str, int] = {}
     rows = [_item_values(o) for o in outcomes]
     for i in range(0, len(rows), 200):
