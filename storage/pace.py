@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from pipeline.records import FeedState
 from storage.models import FeedRow, PendingArticleRow
-from storage.queries import _utc
+from storage.dialect import _utc
 from storage.store import Store
 
 

@@ -12,7 +12,8 @@ from sqlmodel import select
 from pipeline.records import StoredItem
 from storage.models import AlertRow, DigestRow, ItemRow
 from storage.links import other_sources
-from storage.queries import _alerts_for, _chunks, _stored_item, _utc
+from storage.dialect import _chunks, _utc
+from storage.queries import _alerts_for, _stored_item
 from storage.search import SearchPage, SearchQuery, search
 from storage.store import Store
 
