@@ -15,8 +15,12 @@ so a database written with one reads back with the other installed.
 from __future__ import annotations
 
 import zlib
+from typing import TYPE_CHECKING
 
 from pipeline.records import Retained
+
+if TYPE_CHECKING:
+    from pipeline.verdict import PageVerdict
 
 try:
     import zstandard
@@ -46,17 +50,15 @@ def retain_page(page: bytes) -> Retained | None:
     return Retained(kind="page", codec=codec, data=data)
 
 
-def retained_of(verdict, keep: bool) -> Retained | None:
+def retained_of(verdict: PageVerdict, keep: bool) -> Retained | None:
     """What to keep of an off-topic verdict: its article's text, else the raw page
     a verdict ruled out before extraction carries (``page``); None when
     ``history.keep`` is 0 or there is nothing."""
     if not keep:
         return None
-    article = getattr(verdict, "article", None)
-    if article is not None and article.text:
-        return retain_text(article.text)
-    page = getattr(verdict, "page", None)
-    return retain_page(page) if isinstance(page, bytes) else None
+    if verdict.article is not None and verdict.article.text:
+        return retain_text(verdict.article.text)
+    return retain_page(verdict.page) if verdict.page else None
 
 
 def restore(retained: Retained) -> bytes:
